@@ -1,0 +1,376 @@
+"""The Astro API v1 client: typed calls, retries, pacing and error mapping.
+
+One connection pool serves the whole process (Pulumi runs provider calls on several
+threads at once); each request carries its own timeout and the ``Authorization``
+header of its settings, so one pool can serve clients with different tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Optional
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+
+from ._errors import (
+    AmbiguousCreateError,
+    APIStatusError,
+    FieldError,
+    ForbiddenError,
+    InvalidRequestError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    UnauthorizedError,
+)
+from ._models import ApiErrorBody, ApiToken, ApiTokensPage, Deployment
+from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
+from ._settings import AstroSettings
+from ._version import __version__
+
+__all__ = ["AstroClient", "RetryPolicy"]
+
+logger = logging.getLogger("pulumi_astrokeys")
+
+USER_AGENT = f"pulumi-astrokeys/{__version__} httpx/{httpx.__version__}"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_RETRYABLE_STATUSES = frozenset({502, 503, 504})
+_IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
+# Connection failures where the request never left this machine: safe to retry for any method.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard the client tries before it gives up on a request.
+
+    Waits grow exponentially from ``initial_backoff`` up to ``max_backoff`` with full
+    jitter; a ``Retry-After`` from the server is honoured as a floor.
+    """
+
+    max_attempts: int = 6
+    initial_backoff: float = 0.5
+    max_backoff: float = 10.0
+    max_elapsed: float = 120.0
+
+
+_shared_http: Optional[httpx.Client] = None
+_shared_http_lock = threading.Lock()
+_shared_limiter = RateLimiter(DOCUMENTED_LIMITS)
+
+
+def _shared_http_client() -> httpx.Client:
+    global _shared_http
+    with _shared_http_lock:
+        if _shared_http is None:
+            _shared_http = _new_http_client(None)
+        return _shared_http
+
+
+def _new_http_client(transport: Optional[httpx.BaseTransport]) -> httpx.Client:
+    return httpx.Client(
+        transport=transport,
+        timeout=DEFAULT_TIMEOUT,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+    )
+
+
+class AstroClient:
+    """A typed client for the parts of the Astro API v1 that manage Deployment API tokens.
+
+    >>> client = AstroClient(resolve_settings())
+    >>> token = client.create_deployment_token(deployment_id, name="ci")
+    >>> token.token.get_secret_value()  # the secret, shown only once
+
+    ``transport`` swaps the HTTP transport (tests inject faults with it); ``rate_limits``
+    sets the client-side pacing per method, ``None`` turns it off.
+    """
+
+    def __init__(
+        self,
+        settings: AstroSettings,
+        *,
+        transport: Optional[httpx.BaseTransport] = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),
+        rate_limits: Optional[Mapping[str, float]] = DOCUMENTED_LIMITS,
+    ) -> None:
+        self.settings = settings
+        self._http = _new_http_client(transport) if transport is not None else _shared_http_client()
+        self._owns_http = transport is not None
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._retry = retry
+        if rate_limits is None:
+            self._limiter: Optional[RateLimiter] = None
+        elif rate_limits is DOCUMENTED_LIMITS:
+            self._limiter = _shared_limiter
+        else:
+            self._limiter = RateLimiter(rate_limits)
+        self._server_clock_offset = 0.0
+
+    def server_time(self) -> datetime:
+        """The API server's current time, estimated from the ``Date`` of its latest answer.
+
+        Used to tell tokens created by a request from older ones without trusting this
+        machine's clock. Falls back to the local clock before the first answer.
+        """
+        return datetime.now(timezone.utc) + timedelta(seconds=self._server_clock_offset)
+
+    def __repr__(self) -> str:
+        return f"AstroClient(host={self.settings.host!r}, organization_id={self.settings.organization_id!r})"
+
+    def close(self) -> None:
+        """Close the connection pool, if this client has its own."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> AstroClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- Deployments -----------------------------------------------------------------
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        """Fetch one Deployment. Raises :class:`NotFoundError` when it does not exist."""
+        response = self._request("GET", f"/deployments/{deployment_id}")
+        return Deployment.model_validate(response.json())
+
+    # -- Tokens ----------------------------------------------------------------------
+
+    def create_deployment_token(
+        self,
+        deployment_id: str,
+        *,
+        name: str,
+        description: Optional[str] = None,
+        role: str = "DEPLOYMENT_ADMIN",
+        expiry_period_in_days: Optional[int] = None,
+    ) -> ApiToken:
+        """Create a Deployment API token. The answer is the only one that carries its secret.
+
+        A create is never retried once it may have reached the server: if no answer
+        arrives, :class:`AmbiguousCreateError` says the token may or may not exist.
+        """
+        body: dict[str, Any] = {
+            "name": name,
+            "scope": "DEPLOYMENT",
+            "entityId": deployment_id,
+            "role": role,
+        }
+        if description:
+            body["description"] = description
+        if expiry_period_in_days is not None:
+            body["tokenExpiryPeriodInDays"] = expiry_period_in_days
+        response = self._request("POST", "/tokens", json=body)
+        return ApiToken.model_validate(response.json())
+
+    def get_token(self, token_id: str) -> ApiToken:
+        """Fetch one token's metadata (never its secret)."""
+        response = self._request("GET", f"/tokens/{token_id}")
+        return ApiToken.model_validate(response.json())
+
+    def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = 100) -> Iterator[ApiToken]:
+        """Every token with a role on the Deployment, following pages.
+
+        The API includes organization and workspace tokens with a role on the
+        Deployment; :meth:`list_deployment_tokens` keeps only the Deployment's own.
+        """
+        offset = 0
+        while True:
+            response = self._request(
+                "GET", "/tokens", params={"deploymentId": deployment_id, "offset": offset, "limit": page_size}
+            )
+            page = ApiTokensPage.model_validate(response.json())
+            yield from page.tokens
+            offset += len(page.tokens)
+            if not page.tokens or offset >= page.total_count:
+                return
+
+    def list_deployment_tokens(self, deployment_id: str) -> list[ApiToken]:
+        """The Deployment API tokens (``scope: DEPLOYMENT``) of one Deployment."""
+        return [
+            token for token in self.iter_deployment_tokens(deployment_id) if token.is_scoped_to_deployment(deployment_id)
+        ]
+
+    def delete_token(self, token_id: str) -> None:
+        """Delete a token. A 404 after a retried attempt counts as done (the earlier attempt deleted it)."""
+        self._request("DELETE", f"/tokens/{token_id}", not_found_after_retry_is_success=True)
+
+    # -- Transport -------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Optional[dict[str, Any]] = None,
+        params: Optional[dict[str, Any]] = None,
+        not_found_after_retry_is_success: bool = False,
+    ) -> httpx.Response:
+        url = self.settings.organization_url + path
+        display_path = httpx.URL(url).path
+        attempts = 0
+
+        def should_retry(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimitedError):
+                return True
+            if isinstance(exc, ServerError):
+                return exc.status_code in _RETRYABLE_STATUSES and method in _IDEMPOTENT_METHODS
+            if isinstance(exc, AmbiguousCreateError):
+                return False
+            return isinstance(exc, NetworkError)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retry.max_attempts) | stop_after_delay(self._retry.max_elapsed),
+            wait=self._wait,
+            retry=retry_if_exception(should_retry),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                attempts += 1
+                try:
+                    return self._send_once(method, url, display_path, json=json, params=params, attempt=attempts)
+                except NotFoundError:
+                    if not_found_after_retry_is_success and attempts > 1:
+                        logger.debug("%s %s: 404 after a retried attempt, counted as done", method, display_path)
+                        return httpx.Response(204)
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        display_path: str,
+        *,
+        json: Optional[dict[str, Any]],
+        params: Optional[dict[str, Any]],
+        attempt: int,
+    ) -> httpx.Response:
+        token = self.settings.api_token.get_secret_value()
+        if self._limiter is not None:
+            self._limiter.wait(token, method)
+        started = time.monotonic()
+        try:
+            response = self._http.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            )
+        except _NOT_SENT_ERRORS as exc:
+            raise NetworkError(
+                f"{method} {display_path} failed: could not connect to {self.settings.host} ({type(exc).__name__})",
+                method=method,
+                path=display_path,
+            ) from None
+        except httpx.TransportError as exc:
+            error_type = AmbiguousCreateError if method == "POST" else NetworkError
+            raise error_type(
+                f"{method} {display_path} failed: no answer from {self.settings.host} ({type(exc).__name__})",
+                method=method,
+                path=display_path,
+            ) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.debug(
+            "%s %s -> %d (attempt %d, %.0f ms, requestId=%s)",
+            method,
+            display_path,
+            response.status_code,
+            attempt,
+            elapsed_ms,
+            response.headers.get("X-Request-Id", "-"),
+        )
+        self._note_server_date(response.headers.get("Date"))
+        if response.is_success:
+            return response
+        raise _error_from_response(method, display_path, response)
+
+    def _note_server_date(self, header: Optional[str]) -> None:
+        if not header:
+            return
+        try:
+            server_now = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return
+        # The header has whole seconds: assume the middle of that second.
+        self._server_clock_offset = server_now.timestamp() + 0.5 - time.time()
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self._retry
+        backoff = min(policy.max_backoff, policy.initial_backoff * (2 ** (state.attempt_number - 1)))
+        wait = random.uniform(0, backoff)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        logger.debug("retrying in %.2f s after: %s", wait, exc)
+        return wait
+
+
+_STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
+    400: InvalidRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    429: RateLimitedError,
+}
+
+
+def _error_from_response(method: str, path: str, response: httpx.Response) -> APIStatusError:
+    """Map an error answer onto the exception hierarchy, keeping the API's message and request ID."""
+    try:
+        body = ApiErrorBody.model_validate(response.json())
+        api_message, request_id, field_errors = body.message, body.request_id, body.field_errors
+    except ValueError:
+        api_message, request_id, field_errors = "", None, []
+    request_id = request_id or response.headers.get("X-Request-Id")
+    reason = response.reason_phrase or "error"
+    message = f"{method} {path} failed with {response.status_code} {reason}"
+    if api_message:
+        message += f": {api_message}"
+    if field_errors:
+        message += " (" + "; ".join(f"{e.field}: {e.message}" for e in field_errors) + ")"
+    if request_id:
+        message += f" [requestId {request_id}]"
+
+    common: dict[str, Any] = {
+        "method": method,
+        "path": path,
+        "status_code": response.status_code,
+        "api_message": api_message,
+        "request_id": request_id,
+    }
+    status = response.status_code
+    if status == 400:
+        return InvalidRequestError(
+            message, field_errors=[FieldError(e.field, e.code, e.message) for e in field_errors], **common
+        )
+    if status == 429:
+        return RateLimitedError(message, retry_after=_parse_retry_after(response.headers.get("Retry-After")), **common)
+    if status >= 500:
+        return ServerError(message, **common)
+    return _STATUS_ERRORS.get(status, APIStatusError)(message, **common)
+
+
+def _parse_retry_after(value: Optional[str]) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

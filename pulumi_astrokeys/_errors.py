@@ -1,0 +1,137 @@
+"""Exceptions raised by pulumi-astrokeys.
+
+The hierarchy, so a caller knows what to catch::
+
+    AstroKeysError
+    ├── ConfigurationError          a setting is missing or unsafe (no request was sent)
+    ├── KeyOperationError           a provider step failed; one sentence for the user
+    └── AstroAPIError               a request to the Astro API failed
+        ├── NetworkError            no answer arrived (connection, timeout)
+        │   └── AmbiguousCreateError    a create was sent but its fate is unknown
+        └── APIStatusError          the API answered with an error status
+            ├── InvalidRequestError     400, with the API's field errors
+            ├── UnauthorizedError       401
+            ├── ForbiddenError          403
+            ├── NotFoundError           404
+            ├── RateLimitedError        429, with the server's Retry-After
+            └── ServerError             5xx
+
+No message, repr or attribute of these exceptions holds an API token or a key's
+secret: they carry the method, the path, the status, the API's own message and
+its request ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AmbiguousCreateError",
+    "APIStatusError",
+    "AstroAPIError",
+    "AstroKeysError",
+    "ConfigurationError",
+    "FieldError",
+    "ForbiddenError",
+    "InvalidRequestError",
+    "KeyOperationError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitedError",
+    "ServerError",
+    "UnauthorizedError",
+]
+
+
+class AstroKeysError(Exception):
+    """Base class of every error this package raises."""
+
+
+class ConfigurationError(AstroKeysError):
+    """A required setting is missing, malformed or unsafe. Its message says which and how to set it."""
+
+
+class KeyOperationError(AstroKeysError):
+    """A provider step (create, read, delete, ...) failed.
+
+    The message is one sentence for the person running Pulumi: what failed, on which
+    key and Deployment, and what to do.
+    """
+
+
+class AstroAPIError(AstroKeysError):
+    """A request to the Astro API did not succeed."""
+
+    def __init__(self, message: str, *, method: str, path: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+
+
+class NetworkError(AstroAPIError):
+    """No answer arrived: the connection failed, was dropped, or timed out."""
+
+
+class AmbiguousCreateError(NetworkError):
+    """A create request was sent but no answer arrived, so the object may or may not exist."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One failed constraint on one request field, as the API reports it."""
+
+    field: str
+    code: str
+    message: str
+
+
+class APIStatusError(AstroAPIError):
+    """The API answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        status_code: int,
+        api_message: str = "",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.status_code = status_code
+        self.api_message = api_message
+        self.request_id = request_id
+
+
+class InvalidRequestError(APIStatusError):
+    """400: the API rejected the request body or parameters."""
+
+    def __init__(self, *args: object, field_errors: Sequence[FieldError] = (), **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.field_errors = tuple(field_errors)
+
+
+class UnauthorizedError(APIStatusError):
+    """401: the API token is missing, unknown, expired or deleted."""
+
+
+class ForbiddenError(APIStatusError):
+    """403: the API token may not act on this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource does not exist (or is not visible to this token)."""
+
+
+class RateLimitedError(APIStatusError):
+    """429: too many requests for this API token."""
+
+    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the API failed on its side."""

@@ -1,0 +1,124 @@
+"""Pydantic shapes of the Astro API v1 objects this package reads and writes.
+
+Field names are snake_case in Python and camelCase on the wire, as the official
+OpenAPI document spells them. Unknown fields are ignored, so a newer API that adds
+fields does not break an older release of this package.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "ASTRO_ID_PATTERN",
+    "ApiErrorBody",
+    "ApiToken",
+    "ApiTokenRole",
+    "ApiTokensPage",
+    "Deployment",
+    "DeploymentsPage",
+    "FieldValidationError",
+]
+
+ASTRO_ID_PATTERN = re.compile(r"^c[a-z0-9]{24}$")
+"""Astro IDs are CUIDs: a ``c`` and 24 lowercase letters or digits, e.g. ``clm8q7f6q000008lcgyougpsk``."""
+
+
+class _ApiModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class ApiTokenRole(_ApiModel):
+    """One role an API token holds on one entity."""
+
+    entity_type: str
+    entity_id: str
+    role: str
+    deployment_id: Optional[str] = None
+
+
+class ApiToken(_ApiModel):
+    """An Astro API token. ``token`` (the secret) is present only in the answer to a create or rotate."""
+
+    id: str
+    name: str
+    description: str = ""
+    scope: str
+    kind: str = "STANDARD"
+    short_token: str
+    start_at: str
+    created_at: str
+    updated_at: str
+    end_at: Optional[str] = None
+    expiry_period_in_days: Optional[int] = None
+    last_used_at: Optional[str] = None
+    last_rotated_at: Optional[str] = None
+    roles: list[ApiTokenRole] = Field(default_factory=list)
+    token: Optional[SecretStr] = None
+
+    def role_on(self, entity_id: str) -> Optional[str]:
+        """The role this token holds on the given entity, if any."""
+        for role in self.roles:
+            if role.entity_id == entity_id:
+                return role.role
+        return None
+
+    def is_scoped_to_deployment(self, deployment_id: str) -> bool:
+        """Whether this is a Deployment token of the given Deployment."""
+        return self.scope == "DEPLOYMENT" and any(
+            role.entity_type == "DEPLOYMENT" and role.entity_id == deployment_id for role in self.roles
+        )
+
+
+class ApiTokensPage(_ApiModel):
+    """One page of a token listing."""
+
+    tokens: list[ApiToken]
+    limit: int
+    offset: int
+    total_count: int
+
+
+class Deployment(_ApiModel):
+    """The parts of an Astro Deployment this package uses."""
+
+    id: str
+    name: str
+    organization_id: Optional[str] = None
+    workspace_id: Optional[str] = None
+    status: Optional[str] = None
+
+
+class DeploymentsPage(_ApiModel):
+    """One page of a Deployment listing."""
+
+    deployments: list[Deployment]
+    limit: int
+    offset: int
+    total_count: int
+
+
+class FieldValidationError(_ApiModel):
+    """One failed constraint, as listed in a 400 answer."""
+
+    field: str
+    code: str
+    message: str
+
+
+class ApiErrorBody(_ApiModel):
+    """The body of every error answer: ``{statusCode, message, requestId, fieldErrors?}``."""
+
+    status_code: int
+    message: str = ""
+    request_id: Optional[str] = None
+    field_errors: list[FieldValidationError] = Field(default_factory=list)

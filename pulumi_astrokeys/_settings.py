@@ -1,0 +1,137 @@
+"""Where the client finds its host, API token and organization: resolved in one place.
+
+Order, first found wins:
+
+1. explicit arguments;
+2. Pulumi stack config: ``astrokeys:host``, ``astrokeys:apiToken``, ``astrokeys:organizationId``;
+3. the environment: ``ASTRO_API_HOST``, ``ASTRO_API_TOKEN``, ``ASTRO_ORGANIZATION_ID``
+   (the names Astronomer's own tools read).
+
+The host defaults to ``https://api.astronomer.io``. Plain ``http://`` is refused
+except for loopback hosts (the local emulator).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from ._errors import ConfigurationError
+
+__all__ = ["CONFIG_KEYS", "DEFAULT_HOST", "AstroSettings", "resolve_settings"]
+
+DEFAULT_HOST = "https://api.astronomer.io"
+CONFIG_NAMESPACE = "astrokeys"
+
+
+@dataclass(frozen=True)
+class _Setting:
+    config_key: str
+    env_var: str
+    what: str
+    secret: bool = False
+
+    @property
+    def full_config_key(self) -> str:
+        return f"{CONFIG_NAMESPACE}:{self.config_key}"
+
+    def how_to_set(self) -> str:
+        secret = "--secret " if self.secret else ""
+        return (
+            f"set it with `pulumi config set {secret}{self.full_config_key} <value>` "
+            f"or the environment variable {self.env_var}"
+        )
+
+
+HOST = _Setting("host", "ASTRO_API_HOST", "Astro API host")
+API_TOKEN = _Setting("apiToken", "ASTRO_API_TOKEN", "Astro API token", secret=True)
+ORGANIZATION_ID = _Setting("organizationId", "ASTRO_ORGANIZATION_ID", "Astro organization ID")
+CONFIG_KEYS: tuple[str, ...] = tuple(s.full_config_key for s in (HOST, API_TOKEN, ORGANIZATION_ID))
+"""The stack config keys the provider reads."""
+
+
+@dataclass(frozen=True)
+class AstroSettings:
+    """Resolved connection settings. ``repr`` never shows the API token."""
+
+    host: str
+    api_token: SecretStr
+    organization_id: str
+
+    @property
+    def base_url(self) -> str:
+        """The API base, ``{host}/v1``."""
+        return f"{self.host}/v1"
+
+    @property
+    def organization_url(self) -> str:
+        """The base of every organization-scoped path."""
+        return f"{self.base_url}/organizations/{self.organization_id}"
+
+
+def resolve_settings(
+    *,
+    host: Optional[str] = None,
+    api_token: Optional[str] = None,
+    organization_id: Optional[str] = None,
+    config: Optional[Mapping[str, Any]] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> AstroSettings:
+    """Resolve the settings from arguments, then stack config, then the environment.
+
+    ``config`` maps full config keys (``astrokeys:apiToken``) to values, as the Pulumi
+    engine hands them to a provider. Raises :class:`ConfigurationError` naming the
+    setting to set when the token or organization is missing, or the host is unsafe.
+    """
+    config = config or {}
+    environ = os.environ if environ is None else environ
+
+    def pick(explicit: Optional[str], setting: _Setting) -> Optional[str]:
+        for value in (explicit, config.get(setting.full_config_key), environ.get(setting.env_var)):
+            if value is not None and str(value).strip():
+                return str(value).strip()
+        return None
+
+    resolved_host = _normalise_host(pick(host, HOST) or DEFAULT_HOST)
+    token = pick(api_token, API_TOKEN)
+    if token is None:
+        raise ConfigurationError(f"No {API_TOKEN.what} is configured: {API_TOKEN.how_to_set()}.")
+    organization = pick(organization_id, ORGANIZATION_ID)
+    if organization is None:
+        raise ConfigurationError(
+            f"No {ORGANIZATION_ID.what} is configured: {ORGANIZATION_ID.how_to_set()}."
+        )
+    return AstroSettings(host=resolved_host, api_token=SecretStr(token), organization_id=organization)
+
+
+def _normalise_host(host: str) -> str:
+    """Validate the host URL and strip a trailing slash or ``/v1``."""
+    parts = urlsplit(host)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(
+            f"The {HOST.what} {host!r} is not a URL like https://api.astronomer.io: {HOST.how_to_set()}."
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"The {HOST.what} {host!r} uses plain http://, which would send the API token unencrypted; "
+            f"use https:// (plain http is accepted only for loopback hosts such as the local emulator)."
+        )
+    cleaned = host.rstrip("/")
+    if cleaned.endswith("/v1"):
+        cleaned = cleaned[: -len("/v1")]
+    return cleaned
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
