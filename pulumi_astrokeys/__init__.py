@@ -1,5 +1,83 @@
-"""pulumi-astrokeys: Astronomer (Astro) Deployment API keys as immutable Pulumi resources."""
+"""pulumi-astrokeys: Astronomer (Astro) Deployment API keys as immutable Pulumi resources.
 
+>>> from pulumi_astrokeys import DeploymentApiKey
+>>> key = DeploymentApiKey("ci", deployment_id=deployment.id, description="CI/CD deploys")
+
+Importing the package stays light (the provider process starts on every Pulumi
+operation): the API client and its models load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    AmbiguousCreateError,
+    APIStatusError,
+    AstroAPIError,
+    AstroKeysError,
+    ConfigurationError,
+    FieldError,
+    ForbiddenError,
+    InvalidRequestError,
+    KeyOperationError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    UnauthorizedError,
+)
 from ._version import __version__
+from .lookups import DeploymentApiKeyInfo, list_deployment_api_keys, list_deployment_api_keys_output
+from .provider import DeploymentApiKeyProvider
+from .resource import DeploymentApiKey, DeploymentApiKeyArgs
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from ._client import AstroClient, RetryPolicy
+    from ._settings import AstroSettings, resolve_settings
+
+__all__ = [
+    "APIStatusError",
+    "AmbiguousCreateError",
+    "AstroAPIError",
+    "AstroClient",
+    "AstroKeysError",
+    "AstroSettings",
+    "ConfigurationError",
+    "DeploymentApiKey",
+    "DeploymentApiKeyArgs",
+    "DeploymentApiKeyInfo",
+    "DeploymentApiKeyProvider",
+    "FieldError",
+    "ForbiddenError",
+    "InvalidRequestError",
+    "KeyOperationError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServerError",
+    "UnauthorizedError",
+    "__version__",
+    "list_deployment_api_keys",
+    "list_deployment_api_keys_output",
+    "resolve_settings",
+]
+
+_LAZY = {
+    "AstroClient": "._client",
+    "RetryPolicy": "._client",
+    "AstroSettings": "._settings",
+    "resolve_settings": "._settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the client and settings (httpx, pydantic) only when a program asks for them."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,73 @@
+"""One-sentence error messages for the person running Pulumi.
+
+Each says what failed, on which key and Deployment, why (with the API's request ID,
+for support), and what to do next. None contains a secret.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    AstroAPIError,
+    APIStatusError,
+    ForbiddenError,
+    InvalidRequestError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    UnauthorizedError,
+)
+
+__all__ = ["describe_key", "failure_sentence"]
+
+
+def describe_key(name: object, deployment_id: object, key_id: object = None) -> str:
+    """``Deployment API key 'ci' (clm...) on Deployment clm...``, with whatever is known."""
+    label = f"Deployment API key {name!r}" if name else "Deployment API key"
+    if key_id:
+        label += f" ({key_id})"
+    if deployment_id:
+        label += f" on Deployment {deployment_id}"
+    return label
+
+
+def failure_sentence(action: str, key: str, error: AstroAPIError) -> str:
+    """``Could not <action> <key>: <why>; <what to do>.``"""
+    return f"Could not {action} {key}: {_why(error)}; {_next_step(error)}."
+
+
+def _why(error: AstroAPIError) -> str:
+    if isinstance(error, APIStatusError):
+        detail = f"{error.status_code}"
+        if error.api_message:
+            detail += f" {error.api_message}"
+        if isinstance(error, InvalidRequestError) and error.field_errors:
+            detail += " (" + "; ".join(f"{e.field}: {e.message}" for e in error.field_errors) + ")"
+        if error.request_id:
+            detail += f", requestId {error.request_id}"
+        return f"the Astro API answered {error.method} {error.path} with {detail}"
+    return f"{error}"
+
+
+def _next_step(error: AstroAPIError) -> str:
+    if isinstance(error, UnauthorizedError):
+        return (
+            "set a valid, unexpired API token with `pulumi config set --secret astrokeys:apiToken <token>` "
+            "or ASTRO_API_TOKEN"
+        )
+    if isinstance(error, ForbiddenError):
+        return (
+            "use an Organization or Workspace API token whose role may manage this Deployment's API tokens, "
+            "and check astrokeys:organizationId"
+        )
+    if isinstance(error, InvalidRequestError):
+        return "correct the input the API names and run `pulumi up` again"
+    if isinstance(error, NotFoundError):
+        return "check the IDs and astrokeys:organizationId, then run `pulumi refresh`"
+    if isinstance(error, RateLimitedError):
+        return "the API kept refusing after retries; wait a minute and run again, or lower `pulumi up --parallel`"
+    if isinstance(error, ServerError):
+        return "the Astro API failed on its side; run the same command again in a moment"
+    if isinstance(error, NetworkError):
+        return "check the network and astrokeys:host (ASTRO_API_HOST), then run the same command again"
+    return "run the same command again; if it keeps failing, quote the requestId to Astronomer support"

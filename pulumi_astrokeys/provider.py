@@ -1,0 +1,150 @@
+"""The dynamic provider behind :class:`~pulumi_astrokeys.DeploymentApiKey`.
+
+Pulumi pickles the provider object into the stack state (``__provider``) and runs it
+in a separate process for every operation. So this class lives at a fixed import path
+(``pulumi_astrokeys.provider.DeploymentApiKeyProvider``, pickled by reference) and holds
+no state of its own: credentials arrive through :meth:`configure` (stack config
+``astrokeys:*``) or the environment, at run time. A new release of this package changes
+the code behind the reference, never the pickled bytes, and :meth:`diff` ignores
+``__provider`` anyway, so upgrading never replaces a key.
+
+Every input change replaces the key: the new key is created before the old one is
+deleted, so consumers are never left without a working secret.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+if TYPE_CHECKING:
+    from ._client import AstroClient
+    from ._models import ApiToken
+
+__all__ = ["DeploymentApiKeyProvider", "OUTPUT_NAMES"]
+
+OUTPUT_NAMES: tuple[str, ...] = (
+    "key_id",
+    "secret",
+    "short_token",
+    "organization_id",
+    "created_at",
+    "start_at",
+    "end_at",
+)
+"""Properties the provider computes; the inputs are echoed beside them."""
+
+
+class DeploymentApiKeyProvider(ResourceProvider):
+    """Creates, reads and deletes Astro Deployment API tokens. Thread-safe; holds no secret when pickled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    # The engine may pickle a configured instance; nothing it learned at run time goes along.
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "DeploymentApiKeyProvider()"
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
+        from ._settings import CONFIG_KEYS
+
+        _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate the inputs field by field, without calling the API. Unknown values pass."""
+        from ._inputs import validate_inputs
+
+        inputs, problems = validate_inputs(news)
+        return CheckResult(inputs, [CheckFailure(p.property, p.reason) for p in problems])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Any changed or unknown input replaces the key, the new one first; ``__provider`` is never compared."""
+        from ._inputs import changed_inputs
+
+        replaces = changed_inputs(olds, news)
+        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the token; return its ID as the resource ID and its value as a secret output."""
+        from ._operations import create_key
+
+        return _user_facing(lambda: create_key(_runtime.client(), props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh the key's metadata, keeping the secret from the state; a gone key reads as empty."""
+        from ._operations import read_key
+
+        return _user_facing(lambda: read_key(_runtime.client(), id_, props))
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        """Never reached: every change replaces the key. Fails without changing anything."""
+        from ._errors import KeyOperationError
+
+        raise KeyOperationError(
+            "Deployment API keys are immutable and cannot be updated in place; nothing was changed. "
+            "Run `pulumi refresh` and then `pulumi up`, which replaces the key instead."
+        ) from None
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Delete the token; a key or Deployment that is already gone counts as deleted."""
+        from ._operations import delete_key
+
+        _user_facing(lambda: delete_key(_runtime.client(), id_, props))
+
+
+class _Runtime:
+    """Per-process state of the provider: the stack config and one shared client."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {}
+        self._client: Optional[AstroClient] = None
+        self._lock = threading.Lock()
+
+    def client(self) -> AstroClient:
+        with self._lock:
+            if self._client is None:
+                from ._client import AstroClient
+                from ._settings import resolve_settings
+
+                self._client = AstroClient(resolve_settings(config=self.config))
+            return self._client
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """Take new stack config; the next call builds a client from it."""
+        with self._lock:
+            self.config = {key: value for key, value in config.items() if value is not None}
+            self._client = None
+
+
+_runtime = _Runtime()
+
+
+def _user_facing(step: Any) -> Any:
+    """Run a provider step; turn any failure into one sentence without a chained traceback."""
+    from ._errors import AstroKeysError, KeyOperationError
+
+    try:
+        return step()
+    except KeyOperationError as error:
+        raise KeyOperationError(str(error)) from None
+    except AstroKeysError as error:
+        raise KeyOperationError(str(error).rstrip(".") + ".") from None

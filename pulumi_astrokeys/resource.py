@@ -1,0 +1,240 @@
+"""``DeploymentApiKey``: an Astro Deployment API key as an immutable Pulumi resource."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional, overload
+
+import pulumi
+import pulumi.dynamic
+
+from .provider import OUTPUT_NAMES, DeploymentApiKeyProvider
+
+__all__ = ["DeploymentApiKey", "DeploymentApiKeyArgs"]
+
+_DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
+
+
+@pulumi.input_type
+class DeploymentApiKeyArgs:
+    """The set of arguments for constructing a :class:`DeploymentApiKey`."""
+
+    def __init__(
+        __self__,
+        *,
+        deployment_id: pulumi.Input[str],
+        name: Optional[pulumi.Input[str]] = None,
+        description: Optional[pulumi.Input[str]] = None,
+        role: Optional[pulumi.Input[str]] = None,
+        expiry_period_in_days: Optional[pulumi.Input[int]] = None,
+        keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+    ) -> None:
+        """
+        :param deployment_id: The ID of the Deployment the key belongs to. Pass ``deployment.id`` of a
+               Deployment resource to make the key depend on it.
+        :param name: The key's name, 1 to 256 characters. Defaults to the resource name.
+        :param description: What the key is for, at most 500 characters.
+        :param role: The key's role on the Deployment: ``DEPLOYMENT_ADMIN`` (the default) or a custom
+               Deployment role.
+        :param expiry_period_in_days: Days until the key expires, 1 to 3650. Unset: it never expires.
+        :param keepers: Arbitrary strings; changing any of them replaces the key (rotation).
+        """
+        pulumi.set(__self__, "deployment_id", deployment_id)
+        if name is not None:
+            pulumi.set(__self__, "name", name)
+        if description is not None:
+            pulumi.set(__self__, "description", description)
+        if role is not None:
+            pulumi.set(__self__, "role", role)
+        if expiry_period_in_days is not None:
+            pulumi.set(__self__, "expiry_period_in_days", expiry_period_in_days)
+        if keepers is not None:
+            pulumi.set(__self__, "keepers", keepers)
+
+    @property
+    @pulumi.getter(name="deployment_id")
+    def deployment_id(self) -> pulumi.Input[str]:
+        """The ID of the Deployment the key belongs to; ``deployment.id`` links the key to that resource."""
+        return pulumi.get(self, "deployment_id")
+
+    @deployment_id.setter
+    def deployment_id(self, value: pulumi.Input[str]) -> None:
+        pulumi.set(self, "deployment_id", value)
+
+    @property
+    @pulumi.getter
+    def name(self) -> Optional[pulumi.Input[str]]:
+        """The key's name, 1 to 256 characters. Defaults to the resource name."""
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "name", value)
+
+    @property
+    @pulumi.getter
+    def description(self) -> Optional[pulumi.Input[str]]:
+        """What the key is for, at most 500 characters."""
+        return pulumi.get(self, "description")
+
+    @description.setter
+    def description(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "description", value)
+
+    @property
+    @pulumi.getter
+    def role(self) -> Optional[pulumi.Input[str]]:
+        """The key's role on the Deployment: ``DEPLOYMENT_ADMIN`` (default) or a custom Deployment role."""
+        return pulumi.get(self, "role")
+
+    @role.setter
+    def role(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "role", value)
+
+    @property
+    @pulumi.getter(name="expiry_period_in_days")
+    def expiry_period_in_days(self) -> Optional[pulumi.Input[int]]:
+        """Days until the key expires, 1 to 3650. Unset: the key never expires."""
+        return pulumi.get(self, "expiry_period_in_days")
+
+    @expiry_period_in_days.setter
+    def expiry_period_in_days(self, value: Optional[pulumi.Input[int]]) -> None:
+        pulumi.set(self, "expiry_period_in_days", value)
+
+    @property
+    @pulumi.getter
+    def keepers(self) -> Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]:
+        """Arbitrary strings; changing any of them replaces the key, for scheduled or on-demand rotation."""
+        return pulumi.get(self, "keepers")
+
+    @keepers.setter
+    def keepers(self, value: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]) -> None:
+        pulumi.set(self, "keepers", value)
+
+
+class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="DeploymentApiKey"):
+    """An Astro Deployment API key (a Deployment API token of the Astro API v1).
+
+    The key is immutable: changing any input replaces it, creating the new key before
+    deleting the old one. Its secret is a Pulumi secret, encrypted in the state::
+
+        key = DeploymentApiKey("ci", deployment_id=deployment.id, description="CI/CD deploys")
+        pulumi.export("key_secret", key.secret)
+
+    Credentials come from stack config (``astrokeys:apiToken``, ``astrokeys:organizationId``,
+    ``astrokeys:host``) or the environment (``ASTRO_API_TOKEN``, ``ASTRO_ORGANIZATION_ID``,
+    ``ASTRO_API_HOST``), read when Pulumi runs the provider, never stored in the state.
+    """
+
+    key_id: pulumi.Output[str]
+    """The key's ID (the Astro API token ID); also the resource's ID."""
+    secret: pulumi.Output[str]
+    """The key's value, for ``Authorization: Bearer`` or ``ASTRO_API_TOKEN``. Always a Pulumi secret."""
+    short_token: pulumi.Output[str]
+    """A short, non-secret identifier the Astro UI shows for the key."""
+    deployment_id: pulumi.Output[str]
+    """The ID of the Deployment the key belongs to."""
+    organization_id: pulumi.Output[str]
+    """The ID of the Astro organization that owns the Deployment."""
+    name: pulumi.Output[str]
+    """The key's name."""
+    description: pulumi.Output[str]
+    """The key's description (empty when none was given)."""
+    role: pulumi.Output[str]
+    """The key's role on the Deployment."""
+    expiry_period_in_days: pulumi.Output[Optional[int]]
+    """Days the key is valid for, or ``None`` when it never expires."""
+    keepers: pulumi.Output[Mapping[str, str]]
+    """The rotation triggers the key was created with."""
+    created_at: pulumi.Output[str]
+    """When the key was created, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    start_at: pulumi.Output[str]
+    """When the key became valid, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    end_at: pulumi.Output[Optional[str]]
+    """When the key expires, ``YYYY-MM-DDTHH:MM:SSZ``, or ``None`` when it never expires."""
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        args: DeploymentApiKeyArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        args: None = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        deployment_id: pulumi.Input[str],
+        name: Optional[pulumi.Input[str]] = None,
+        description: Optional[pulumi.Input[str]] = None,
+        role: Optional[pulumi.Input[str]] = None,
+        expiry_period_in_days: Optional[pulumi.Input[int]] = None,
+        keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: Optional[DeploymentApiKeyArgs] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        deployment_id: Optional[pulumi.Input[str]] = None,
+        name: Optional[pulumi.Input[str]] = None,
+        description: Optional[pulumi.Input[str]] = None,
+        role: Optional[pulumi.Input[str]] = None,
+        expiry_period_in_days: Optional[pulumi.Input[int]] = None,
+        keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+    ) -> None:
+        """Create a key for a Deployment; see :class:`DeploymentApiKeyArgs` for every input.
+
+        :param resource_name: The resource's name, unique in the stack; also the key's default name.
+        :param args: The inputs as one object, instead of the keyword arguments.
+        :param opts: Resource options. ``deleted_with=deployment`` skips deleting the key when its
+               Deployment is destroyed in the same run (Astro deletes a Deployment's keys with it);
+               ``replacement_trigger`` replaces the key when its value changes, like ``keepers``.
+        """
+        if args is not None:
+            deployment_id = args.deployment_id
+            name, description, role = args.name, args.description, args.role
+            expiry_period_in_days, keepers = args.expiry_period_in_days, args.keepers
+        if deployment_id is None and not (opts and opts.id):
+            raise TypeError(
+                f"DeploymentApiKey {resource_name!r}: deployment_id is required; pass the ID of the "
+                "Deployment, or deployment.id of a Deployment resource"
+            )
+        props: dict[str, Any] = {
+            "deployment_id": deployment_id,
+            "name": resource_name if name is None and not (opts and opts.id) else name,
+            "description": description,
+            "role": _DEFAULT_ROLE if role is None and not (opts and opts.id) else role,
+            "expiry_period_in_days": expiry_period_in_days,
+            "keepers": keepers,
+        }
+        props.update({output: None for output in OUTPUT_NAMES})
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
+        super().__init__(
+            DeploymentApiKeyProvider(),
+            resource_name,
+            props,
+            pulumi.ResourceOptions.merge(opts, secret_opts),
+        )
+
+    @staticmethod
+    def get(
+        resource_name: str,
+        id: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> DeploymentApiKey:
+        """Look up an existing key's metadata by its key ID. Its ``secret`` is not available
+        (the Astro API shows a key's value only once, when it is created).
+
+        :param resource_name: The unique name of the resulting resource.
+        :param id: The key ID (the Astro API token ID).
+        :param opts: Options for the resource.
+        """
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
+        return DeploymentApiKey(resource_name, opts=opts)
