@@ -147,6 +147,18 @@ class AstroClient:
         response = self._request("GET", f"/deployments/{deployment_id}")
         return Deployment.model_validate(response.json())
 
+    def create_deployment(self, workspace_id: str, name: str, *, description: Optional[str] = None) -> Deployment:
+        """Create a Standard Deployment in a workspace (used by tests, examples and the emulator demo)."""
+        body: dict[str, Any] = {"type": "STANDARD", "name": name, "workspaceId": workspace_id}
+        if description:
+            body["description"] = description
+        response = self._request("POST", "/deployments", json=body)
+        return Deployment.model_validate(response.json())
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        """Delete a Deployment; Astro deletes its Deployment API tokens with it."""
+        self._request("DELETE", f"/deployments/{deployment_id}", not_found_after_retry_is_success=True)
+
     # -- Tokens ----------------------------------------------------------------------
 
     def create_deployment_token(
