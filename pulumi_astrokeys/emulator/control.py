@@ -1,0 +1,162 @@
+"""The test control surface under ``/_emulator``: faults, request log, clock, state.
+
+No Bearer auth (the outer middleware only lets loopback clients in), no rate
+limits, and nothing here shows a token value except a newly made organization's
+owner token, which the caller needs in order to use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .api import json_response
+from .clock import format_timestamp
+from .errors import ApiError, FieldError
+from .faults import parse_fault
+from .models import CreateDeploymentRequest, parse_body, validate
+from .state import EmulatorState
+from .views import deployment_json, token_json
+
+__all__ = ["control_routes"]
+
+PREFIX = "/_emulator"
+
+
+def _clock_json(state: EmulatorState) -> dict[str, Any]:
+    return {"now": format_timestamp(state.clock.now()), "offsetSeconds": state.clock.offset_seconds}
+
+
+async def _json(request: Request) -> Any:
+    return parse_body(await request.body())
+
+
+def control_routes(state: EmulatorState) -> list[Route]:
+    """The ``/_emulator`` routes, bound to a running emulator's state."""
+
+    async def get_state(request: Request) -> Response:
+        page = state.store.list_deployments(state.organization_id, workspace_ids=[state.workspace_id])
+        limits = state.limiter.limits
+        return json_response(
+            {
+                "organizationId": state.organization_id,
+                "workspaceId": state.workspace_id,
+                "deploymentIds": [d.id for d in page.items],
+                "organizationIds": [org.id for org in state.store.list_organizations()],
+                "clock": _clock_json(state),
+                "rateLimits": {
+                    "enabled": limits.enabled,
+                    "postPerSecond": limits.post_per_second,
+                    "deletePerSecond": limits.delete_per_second,
+                    "getPerSecond": limits.get_per_second,
+                },
+            }
+        )
+
+    async def add_fault(request: Request) -> Response:
+        fault = state.faults.add(parse_fault(await _json(request)))
+        return json_response(fault.to_json())
+
+    async def list_faults(request: Request) -> Response:
+        return json_response({"faults": [fault.to_json() for fault in state.faults.list()]})
+
+    async def clear_faults(request: Request) -> Response:
+        return json_response({"cleared": state.faults.clear()})
+
+    async def list_requests(request: Request) -> Response:
+        return json_response({"requests": [r.to_json() for r in state.requests.entries()]})
+
+    async def clear_requests(request: Request) -> Response:
+        state.requests.clear()
+        return Response(status_code=204)
+
+    async def get_clock(request: Request) -> Response:
+        return json_response(_clock_json(state))
+
+    async def advance_clock(request: Request) -> Response:
+        body = await _json(request)
+        seconds = body.get("advanceSeconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            message = "advanceSeconds must be a number of at least 0"
+            raise ApiError.bad_request(message, FieldError("advanceSeconds", "invalid", message))
+        state.clock.advance(float(seconds))
+        return json_response(_clock_json(state))
+
+    async def list_all_tokens(request: Request) -> Response:
+        organization_id = request.query_params.get("organizationId") or None
+        tokens = state.store.list_tokens(organization_id).items
+        return json_response(
+            {
+                "tokens": [
+                    {**token_json(t), "organizationId": t.organization_id, "entityId": t.entity_id}
+                    for t in tokens
+                ]
+            }
+        )
+
+    async def create_deployment(request: Request) -> Response:
+        body = await _json(request)
+        if not isinstance(body, dict):
+            body = {}
+        organization_id = body.pop("organizationId", None) or state.organization_id
+        defaults = {"workspaceId": state.workspace_id, "type": "STANDARD"}
+        if organization_id != state.organization_id:
+            workspaces = state.store.list_workspaces(organization_id)
+            if not workspaces:
+                raise ApiError(404, f"Organization {organization_id} not found")
+            defaults["workspaceId"] = workspaces[0].id
+        request_model = validate(CreateDeploymentRequest, {**defaults, **body})
+        try:
+            deployment = state.service.create_deployment(
+                organization_id,
+                request_model,
+                {"id": "emulator-control", "subjectType": "USER", "username": "control@emulator.local"},
+            )
+        except LookupError:
+            raise ApiError(404, f"Workspace {request_model.workspaceId} not found") from None
+        return json_response(deployment_json(deployment))
+
+    async def delete_deployment(request: Request) -> Response:
+        deployment_id = request.path_params["deploymentId"]
+        for org in state.store.list_organizations():
+            removed = state.store.delete_deployment(org.id, deployment_id)
+            if removed is not None:
+                return json_response({"deletedTokens": removed})
+        raise ApiError(404, f"Deployment {deployment_id} not found")
+
+    async def create_organization(request: Request) -> Response:
+        raw = await request.body()
+        body = parse_body(raw) if raw.strip() else {}
+        name = body.get("name") if isinstance(body, dict) else None
+        info = state.service.create_organization(name or "Other Organization")
+        return json_response(
+            {
+                "organizationId": info.organization_id,
+                "workspaceId": info.workspace_id,
+                "deploymentIds": info.deployment_ids,
+                "apiToken": info.api_token,
+            }
+        )
+
+    async def reset_rate_limits(request: Request) -> Response:
+        state.limiter.reset()
+        return Response(status_code=204)
+
+    return [
+        Route(f"{PREFIX}/state", get_state, methods=["GET"]),
+        Route(f"{PREFIX}/faults", add_fault, methods=["POST"]),
+        Route(f"{PREFIX}/faults", list_faults, methods=["GET"]),
+        Route(f"{PREFIX}/faults", clear_faults, methods=["DELETE"]),
+        Route(f"{PREFIX}/requests", list_requests, methods=["GET"]),
+        Route(f"{PREFIX}/requests", clear_requests, methods=["DELETE"]),
+        Route(f"{PREFIX}/clock", get_clock, methods=["GET"]),
+        Route(f"{PREFIX}/clock", advance_clock, methods=["POST"]),
+        Route(f"{PREFIX}/tokens", list_all_tokens, methods=["GET"]),
+        Route(f"{PREFIX}/deployments", create_deployment, methods=["POST"]),
+        Route(f"{PREFIX}/deployments/{{deploymentId}}", delete_deployment, methods=["DELETE"]),
+        Route(f"{PREFIX}/organizations", create_organization, methods=["POST"]),
+        Route(f"{PREFIX}/rate-limits/reset", reset_rate_limits, methods=["POST"]),
+    ]
