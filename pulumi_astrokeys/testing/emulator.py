@@ -1,0 +1,255 @@
+"""Start the local Astro API emulator from tests and drive its control surface.
+
+``run_emulator()`` serves it on a background thread of this process (fast, one
+per test); ``start_emulator_process()`` runs it as a child process, for tests
+that restart or kill it. Either way tests talk to it over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import httpx
+
+from pulumi_astrokeys.emulator import Bootstrap, EmulatorServer
+
+__all__ = ["Emulator", "run_emulator", "start_emulator_process"]
+
+
+class Emulator:
+    """A running emulator: where it is, what it holds, and its test controls.
+
+    ``api_token`` is the organization owner's token; ``repr`` masks it.
+    """
+
+    def __init__(
+        self, bootstrap: Bootstrap, db_path: Path | None = None, server: EmulatorServer | None = None
+    ) -> None:
+        self.host: str = bootstrap.host
+        self.organization_id: str = bootstrap.organization_id
+        self.workspace_id: str = bootstrap.workspace_id
+        self.deployment_ids: list[str] = list(bootstrap.deployment_ids)
+        self.api_token: str = bootstrap.api_token
+        self.db_path = db_path
+        self.server = server
+        self._control = httpx.Client(base_url=f"{self.host}/_emulator", timeout=30, trust_env=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Emulator(host={self.host!r}, organization_id={self.organization_id!r}, "
+            f"deployment_ids={self.deployment_ids!r}, api_token='***', db_path={str(self.db_path)!r})"
+        )
+
+    def close(self) -> None:
+        self._control.close()
+
+    def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        response = self._control.request(method, path, json=body, params=params or None)
+        if response.status_code >= 400:
+            raise RuntimeError(f"emulator control {method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    # -- Astro API access ---------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``{host}/v1/organizations/{organizationId}``: the root of the org's endpoints."""
+        return f"{self.host}/v1/organizations/{self.organization_id}"
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An httpx client on :attr:`base_url`, authenticated as ``token`` (default: owner)."""
+        kwargs.setdefault("timeout", 30)
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token or self.api_token}"},
+            trust_env=False,
+            **kwargs,
+        )
+
+    def env(self) -> dict[str, str]:
+        """``ASTRO_API_HOST``, ``ASTRO_API_TOKEN`` and ``ASTRO_ORGANIZATION_ID`` for this emulator."""
+        return {
+            "ASTRO_API_HOST": self.host,
+            "ASTRO_API_TOKEN": self.api_token,
+            "ASTRO_ORGANIZATION_ID": self.organization_id,
+        }
+
+    # -- control surface ------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str = "status",
+        status: int | None = None,
+        count: int = 1,
+        retry_after: int | None = None,
+        delay_seconds: float | None = None,
+        message: str | None = None,
+    ) -> str:
+        """Arm a fault for the next ``count`` requests matching ``method`` and ``path``.
+
+        ``path`` is a regular expression searched in the URL path (anchor it, e.g.
+        ``r"/tokens$"``, to hit only the create). ``method`` may be ``"*"``.
+        ``action`` is one of ``status`` (default 503), ``drop``, ``commit-then-drop``,
+        ``commit-then-delay`` and ``delay``. Returns the fault's id.
+        """
+        body: dict[str, Any] = {"method": method, "path": path, "action": action, "count": count}
+        for key, value in (
+            ("status", status),
+            ("retryAfter", retry_after),
+            ("delaySeconds", delay_seconds),
+            ("message", message),
+        ):
+            if value is not None:
+                body[key] = value
+        return str(self._call("POST", "/faults", body)["id"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The armed faults with their remaining counts."""
+        return list(self._call("GET", "/faults")["faults"])
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The Astro-path request log, oldest first.
+
+        Each entry: ``seq, method, path, query, status, tokenId, fault, at, requestId``.
+        ``status`` is ``None`` for a dropped request; for ``commit-then-drop`` it is the
+        status of the committed work that never reached the client.
+        """
+        return list(self._call("GET", "/requests")["requests"])
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
+    def advance_clock(self, seconds: float) -> str:
+        """Move the emulator's clock forward; returns its new time."""
+        return str(self._call("POST", "/clock", {"advanceSeconds": seconds})["now"])
+
+    def clock(self) -> str:
+        return str(self._call("GET", "/clock")["now"])
+
+    def list_all_tokens(self, organization_id: str | None = None) -> list[dict[str, Any]]:
+        """Every token in the database (all organizations unless one is named), no secrets.
+
+        Each is an ``ApiToken`` plus ``organizationId`` and ``entityId``; no rate limits apply.
+        """
+        params = {"organizationId": organization_id} if organization_id else {}
+        return list(self._call("GET", "/tokens", **params)["tokens"])
+
+    def create_deployment(self, name: str, *, workspace_id: str | None = None, **fields: Any) -> str:
+        """Create a Deployment (default: in the bootstrap workspace); returns its id."""
+        body = {"name": name, **fields}
+        if workspace_id is not None:
+            body["workspaceId"] = workspace_id
+        return str(self._call("POST", "/deployments", body)["id"])
+
+    def delete_deployment(self, deployment_id: str) -> int:
+        """Delete a Deployment and its Deployment tokens; returns how many tokens went."""
+        return int(self._call("DELETE", f"/deployments/{deployment_id}")["deletedTokens"])
+
+    def create_organization(self, name: str | None = None) -> dict[str, Any]:
+        """Another organization: ``{organizationId, workspaceId, deploymentIds, apiToken}``."""
+        return dict(self._call("POST", "/organizations", {"name": name} if name else {}))
+
+    def state(self) -> dict[str, Any]:
+        """``organizationId``, ``workspaceId``, current ``deploymentIds``, clock and limits."""
+        return dict(self._call("GET", "/state"))
+
+    def reset_rate_limits(self) -> None:
+        """Refill every caller's rate-limit buckets."""
+        self._call("POST", "/rate-limits/reset")
+
+
+@contextmanager
+def run_emulator(
+    db_path: str | Path | None = None,
+    *,
+    rate_limits: bool = False,
+    post_per_second: float = 10,
+    delete_per_second: float = 5,
+    get_per_second: float = 25,
+) -> Iterator[Emulator]:
+    """Serve the emulator on a free loopback port for the duration of the block.
+
+    Without ``db_path`` the database lives in a temporary directory removed
+    afterwards. Rate limits are off unless asked for (tests opt in).
+    """
+    with tempfile.TemporaryDirectory(prefix="astrokeys-emulator-") as tmp:
+        path = Path(db_path) if db_path is not None else Path(tmp) / "emulator.db"
+        server = EmulatorServer(
+            path,
+            rate_limits=rate_limits,
+            post_per_second=post_per_second,
+            delete_per_second=delete_per_second,
+            get_per_second=get_per_second,
+        )
+        bootstrap = server.start()
+        emulator = Emulator(bootstrap, path, server)
+        try:
+            yield emulator
+        finally:
+            emulator.close()
+            server.stop()
+
+
+def start_emulator_process(
+    db_path: str | Path,
+    bootstrap_file: str | Path,
+    extra_args: Sequence[str] = (),
+    *,
+    timeout: float = 30.0,
+    log_file: str | Path | None = None,
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Run ``python -m pulumi_astrokeys.emulator`` on a free port; wait for its bootstrap file.
+
+    Returns the process (stdout piped: it carries only the export lines) and the
+    bootstrap JSON. Logs go to ``log_file`` if given, else are discarded. The
+    caller stops the process (``terminate()`` / ``kill()``, then ``wait()``).
+    """
+    bootstrap_path = Path(bootstrap_file)
+    bootstrap_path.unlink(missing_ok=True)
+    log = open(log_file, "a", encoding="utf-8") if log_file is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pulumi_astrokeys.emulator",
+                "--port",
+                "0",
+                "--db",
+                str(db_path),
+                "--bootstrap-file",
+                str(bootstrap_path),
+                *extra_args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()  # the child holds its own descriptor
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if bootstrap_path.exists():
+            return process, json.loads(bootstrap_path.read_text(encoding="utf-8"))
+        if process.poll() is not None:
+            raise RuntimeError(f"the emulator exited with status {process.returncode} before starting")
+        time.sleep(0.02)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"the emulator did not write {bootstrap_path} within {timeout} s")
