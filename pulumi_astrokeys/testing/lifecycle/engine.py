@@ -44,6 +44,7 @@ from .provider_client import DynamicProviderProcess, ProviderError
 from .results import (
     OP_CREATE,
     OP_DELETE,
+    OP_DELETE_REPLACED,
     OP_DISCARD,
     OP_READ,
     OP_REPLACE,
@@ -53,8 +54,6 @@ from .results import (
     Step,
 )
 from .state import ResourceState, dependency_order
-
-OP_DELETE_REPLACED = "delete-replaced"
 
 ProviderFactory = Callable[[], DynamicProviderProcess]
 

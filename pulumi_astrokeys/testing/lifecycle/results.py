@@ -15,7 +15,9 @@ OP_REPLACE = "replace"
 OP_DELETE = "delete"
 OP_READ = "read"
 OP_DISCARD = "discard"
-OPS = (OP_CREATE, OP_SAME, OP_UPDATE, OP_REPLACE, OP_DELETE, OP_READ, OP_DISCARD)
+#: The deletion of the resource a create-before-delete replacement replaced.
+OP_DELETE_REPLACED = "delete-replaced"
+OPS = (OP_CREATE, OP_SAME, OP_UPDATE, OP_REPLACE, OP_DELETE, OP_DELETE_REPLACED, OP_READ, OP_DISCARD)
 
 
 @dataclass
@@ -114,15 +116,27 @@ class OperationResult:
         return not self.errors
 
     def step(self, name: str, op: Optional[str] = None) -> Step:
-        """The (last) step for the resource named ``name`` (optionally with operation ``op``)."""
-        matches = [s for s in self.steps if s.name == name and (op is None or s.op == op)]
+        """The step for the resource named ``name``: its main step, or the one with operation ``op``.
+
+        A replacement's later removal of the old resource is its own step
+        (``delete-replaced``); ask for it with ``op="delete-replaced"``.
+        """
+        matches = [
+            s
+            for s in self.steps
+            if s.name == name and (s.op == op if op is not None else s.op != OP_DELETE_REPLACED)
+        ]
         if not matches:
             raise KeyError(f"no {op or ''} step for resource {name!r} in {self.operation}")
-        return matches[-1]
+        return matches[0]
 
     def ops(self, custom_only: bool = True) -> dict[str, str]:
-        """``{resource name: op}`` for the steps (custom resources only by default)."""
-        return {s.name: s.op for s in self.steps if s.custom or not custom_only}
+        """``{resource name: op}`` for each resource's main step (custom resources only by default)."""
+        return {
+            s.name: s.op
+            for s in self.steps
+            if (s.custom or not custom_only) and s.op != OP_DELETE_REPLACED
+        }
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
