@@ -63,8 +63,11 @@ def clean_error_message(detail: str) -> str:
     lines = text.splitlines()
     last_frame = max((i for i, line in enumerate(lines) if line.startswith("  ")), default=-1)
     message = "\n".join(lines[last_frame + 1 :]).strip() or lines[-1].strip()
-    if message.startswith("Exception: "):
-        message = message[len("Exception: ") :]
+    # A generic exception type says nothing; a specific one (KeyError, a provider's own
+    # error class) is part of the message.
+    for generic in ("Exception: ", "RuntimeError: "):
+        if message.startswith(generic):
+            return message[len(generic) :]
     return message
 
 
