@@ -138,6 +138,7 @@ class Deployment:
         self._persist_fn = persist
         self._provider_factory = provider_factory
         self._provider: Optional[DynamicProviderProcess] = None
+        self._provider_failure: Optional[ProviderError] = None
         self._provider_lock = threading.Lock()
         self._lock = threading.RLock()
 
@@ -159,9 +160,16 @@ class Deployment:
     # -- provider --------------------------------------------------------------------
 
     def provider(self) -> DynamicProviderProcess:
+        """The operation's provider process, launched and configured on first use."""
         with self._provider_lock:
+            if self._provider_failure is not None:
+                raise self._provider_failure
             if self._provider is None:
-                self._provider = self._provider_factory()
+                try:
+                    self._provider = self._provider_factory()
+                except ProviderError as exn:
+                    self._provider_failure = exn
+                    raise
             return self._provider
 
     def close(self) -> None:
@@ -339,6 +347,9 @@ class Deployment:
             for key in changed:
                 if key not in replaces and any(path_contains(p, [key]) for p in paths):
                     replaces.append(key)
+        # replacementTrigger "forces a replacement whenever the trigger value changes"
+        # (Pulumi's resource option docs). Only a change between two recorded values counts
+        # here: a trigger newly added to an existing resource does not replace it.
         if (
             old.replacement_trigger is not None
             and reg.replacement_trigger is not None

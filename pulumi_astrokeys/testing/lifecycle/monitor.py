@@ -283,7 +283,7 @@ class ResourceMonitor:
 
     def stop(self) -> None:
         self.wait_idle()
-        self._server.stop(grace=None)
+        self._server.stop(grace=1.0).wait()
 
     def _record(self, reg: Registration) -> None:
         with self._lock:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import traceback
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -11,7 +13,7 @@ from .engine import Deployment
 from .monitor import ResourceMonitor
 from .program import ProgramSource, program_directory, run_program
 from .props import PropertyMap, Secret, reveal
-from .provider_client import DynamicProviderProcess, provider_environment
+from .provider_client import DynamicProviderProcess, ProviderError, provider_environment
 from .results import LifecycleError, OperationError, OperationResult, StackOutputs
 from .secrets import DEFAULT_KDF_ITERATIONS
 from .state import ROOT_STACK_TYPE, ResourceState, StateFile
@@ -146,8 +148,13 @@ class Stack:
     def _provider_factory(self) -> DynamicProviderProcess:
         env = provider_environment(self.env, self.project, self.stack_name, self.organization)
         proc = DynamicProviderProcess(env, cwd=program_directory(self.program) if not callable(self.program) else None, python=self.python)
-        proc.start()
-        proc.configure(self.all_config, self.secret_keys)
+        try:
+            proc.start()
+            proc.configure(self.all_config, self.secret_keys)
+        except BaseException:
+            self.last_provider_stderr = proc.stderr_text()
+            proc.close()
+            raise
         return proc
 
     def _deployment(self, operation: str, dry_run: bool) -> Deployment:
@@ -179,6 +186,8 @@ class Stack:
             parallel=self.parallel,
         )
         monitor.start()
+        # Start the provider plugin while the program starts up; registrations wait for it.
+        threading.Thread(target=self._warm_up, args=(deployment,), daemon=True).start()
         try:
             error = run_program(
                 self.program,
@@ -205,6 +214,13 @@ class Stack:
         return self._finish(deployment)
 
     @staticmethod
+    def _warm_up(deployment: Deployment) -> None:
+        try:
+            deployment.provider()
+        except ProviderError:
+            pass  # reported by the first step that needs the provider
+
+    @staticmethod
     def _program_error(deployment: Deployment, error: BaseException) -> None:
         # A program that stopped because the engine refused or failed one of its
         # registrations adds nothing to that step's error.
@@ -213,8 +229,6 @@ class Stack:
         message = str(error) or type(error).__name__
         if _MONITOR_TERMINATED in message:
             message = "the program stopped: the resource monitor shut down"
-        import traceback
-
         detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         deployment.errors.append(OperationError(message, None, "program", detail))
         deployment.failed = True
