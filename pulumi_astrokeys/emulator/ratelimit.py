@@ -80,8 +80,8 @@ class RateLimiter:
                 bucket = self._buckets[key] = _Bucket(capacity, now)
             bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * rate)
             bucket.stamp = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
+            if bucket.tokens >= 1 - 1e-9:  # tolerate float error in the refill
+                bucket.tokens = max(0.0, bucket.tokens - 1)
                 return None
             return max(1, math.ceil((1 - bucket.tokens) / rate))
 

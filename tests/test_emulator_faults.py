@@ -1,0 +1,217 @@
+"""Injected faults, the request log, the clock and the rate limits."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
+from spec import schema_validator, validate_response
+
+TOKENS = "/organizations/{organizationId}/tokens"
+CREATE_PATH = r"/tokens$"
+
+
+def token_request(emulator: Emulator, name: str = "ci") -> dict[str, Any]:
+    return {"name": name, "scope": "DEPLOYMENT", "entityId": emulator.deployment_ids[0], "role": "DEPLOYMENT_ADMIN"}
+
+
+def names(emulator: Emulator) -> list[str]:
+    return [t["name"] for t in emulator.list_all_tokens() if t["scope"] == "DEPLOYMENT"]
+
+
+def test_a_status_fault_answers_that_status_with_the_error_body_and_retry_after(emulator: Emulator) -> None:
+    emulator.inject_fault("POST", CREATE_PATH, status=503, retry_after=2, count=2)
+    with emulator.client() as owner:
+        failed = [owner.post("/tokens", json=token_request(emulator)) for _ in range(2)]
+        passed = owner.post("/tokens", json=token_request(emulator))
+
+    for response in failed:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "2"
+        body = response.json()
+        schema_validator("Error").validate(body)
+        assert body["statusCode"] == 503 and body["requestId"] == response.headers["x-request-id"]
+    assert passed.status_code == 200
+    assert names(emulator) == ["ci"]
+    assert emulator.faults() == []
+
+
+def test_a_status_fault_without_retry_after_sends_no_such_header(emulator: Emulator) -> None:
+    emulator.inject_fault("GET", r"/deployments/", status=500, message="boom")
+    with emulator.client() as owner:
+        response = owner.get(f"/deployments/{emulator.deployment_ids[0]}")
+    assert response.status_code == 500 and "retry-after" not in response.headers
+    assert response.json()["message"] == "boom"
+
+
+def test_a_drop_closes_the_connection_without_answer_and_does_nothing(emulator: Emulator) -> None:
+    emulator.inject_fault("POST", CREATE_PATH, action="drop")
+    with emulator.client() as owner:
+        with pytest.raises(httpx.TransportError):
+            owner.post("/tokens", json=token_request(emulator))
+        assert owner.post("/tokens", json=token_request(emulator, "after")).status_code == 200
+    assert names(emulator) == ["after"]
+    dropped = emulator.requests()[0]
+    assert (dropped["fault"], dropped["status"], dropped["tokenId"]) == ("drop", None, None)
+
+
+def test_commit_then_drop_commits_the_token_but_never_answers(emulator: Emulator) -> None:
+    emulator.inject_fault("POST", CREATE_PATH, action="commit-then-drop")
+    with emulator.client() as owner:
+        with pytest.raises(httpx.TransportError):
+            owner.post("/tokens", json=token_request(emulator, "lost answer"))
+    assert names(emulator) == ["lost answer"]
+    logged = emulator.requests()[0]
+    assert (logged["fault"], logged["status"]) == ("commit-then-drop", 200)
+
+
+def test_commit_then_delay_commits_before_a_short_client_timeout(emulator: Emulator) -> None:
+    emulator.inject_fault("POST", CREATE_PATH, action="commit-then-delay", delay_seconds=1.5)
+    with emulator.client(timeout=0.4) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            impatient.post("/tokens", json=token_request(emulator, "slow answer"))
+    assert names(emulator) == ["slow answer"]
+
+
+def test_a_delay_waits_then_handles_the_request(emulator: Emulator) -> None:
+    emulator.inject_fault("GET", r"/deployments$", action="delay", delay_seconds=0.4)
+    with emulator.client() as owner:
+        started = time.monotonic()
+        response = owner.get("/deployments")
+        elapsed = time.monotonic() - started
+        quick_start = time.monotonic()
+        owner.get("/deployments")
+        quick = time.monotonic() - quick_start
+    assert response.status_code == 200 and elapsed >= 0.4 > quick
+
+
+def test_a_fault_hits_only_its_method_and_path(emulator: Emulator) -> None:
+    with emulator.client() as owner:
+        existing = owner.post("/tokens", json=token_request(emulator)).json()
+        emulator.inject_fault("POST", CREATE_PATH, status=503)
+
+        assert owner.get("/tokens").status_code == 200
+        assert owner.post(f"/tokens/{existing['id']}/rotate").status_code == 200
+        assert owner.post(f"/tokens/{existing['id']}", json={"name": "renamed"}).status_code == 200
+        assert [f["count"] for f in emulator.faults()] == [1]
+
+        assert owner.post("/tokens", json=token_request(emulator)).status_code == 503
+    assert emulator.faults() == []
+
+
+def test_faults_are_listed_with_remaining_counts_and_cleared(emulator: Emulator) -> None:
+    fault_id = emulator.inject_fault("*", r"/deployments", status=502, count=3)
+    with emulator.client() as owner:
+        assert owner.get("/deployments").status_code == 502
+    [fault] = emulator.faults()
+    assert (fault["id"], fault["count"], fault["method"]) == (fault_id, 2, "*")
+    emulator.clear_faults()
+    assert emulator.faults() == []
+    with emulator.client() as owner:
+        assert owner.get("/deployments").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"path": "("},
+        {"path": "/x", "action": "explode"},
+        {"path": "/x", "count": 0},
+        {"path": "/x", "status": 200},
+        {"path": "/x", "delaySeconds": -1},
+        {"method": "GET"},
+    ],
+)
+def test_an_invalid_fault_is_refused_with_400(emulator: Emulator, body: dict[str, Any]) -> None:
+    response = httpx.post(f"{emulator.host}/_emulator/faults", json=body, trust_env=False)
+    assert response.status_code == 400
+    schema_validator("Error").validate(response.json())
+
+
+def test_the_request_log_records_astro_requests_in_order_without_secrets(emulator: Emulator) -> None:
+    with emulator.client() as owner:
+        created = owner.post("/tokens", json=token_request(emulator)).json()
+        owner.get("/tokens", params={"limit": 5})
+        owner.get("/no/such/path")
+    with emulator.client(created["token"]) as deployment_token:
+        deployment_token.get(f"/deployments/{emulator.deployment_ids[1]}")
+    emulator.state()  # control calls are not logged
+
+    log = emulator.requests()
+
+    owner_id = emulator.list_all_tokens()[0]["id"]
+    assert [(r["method"], r["status"], r["tokenId"]) for r in log] == [
+        ("POST", 200, owner_id),
+        ("GET", 200, owner_id),
+        ("GET", 404, None),
+        ("GET", 403, created["id"]),
+    ]
+    assert [r["seq"] for r in log] == sorted(r["seq"] for r in log)
+    assert log[1]["query"] == "limit=5" and log[1]["path"].endswith("/tokens")
+    assert all(r["fault"] is None and r["at"].endswith("Z") for r in log)
+    text = json.dumps(log)
+    assert created["token"] not in text and emulator.api_token not in text and "Bearer" not in text
+
+    emulator.clear_requests()
+    assert emulator.requests() == []
+
+
+def test_the_clock_moves_forward_only(emulator: Emulator) -> None:
+    before = emulator.clock()
+    after = emulator.advance_clock(3 * 86_400)
+    assert after[:10] > before[:10]
+    response = httpx.post(f"{emulator.host}/_emulator/clock", json={"advanceSeconds": -5}, trust_env=False)
+    assert response.status_code == 400
+
+
+def test_tokens_created_after_advancing_the_clock_carry_the_new_time(emulator: Emulator) -> None:
+    now = emulator.advance_clock(400 * 86_400)
+    with emulator.client() as owner:
+        created = owner.post("/tokens", json=token_request(emulator)).json()
+    assert created["createdAt"][:10] == now[:10]
+
+
+def test_rate_limits_answer_429_with_retry_after_per_token_and_method() -> None:
+    with run_emulator(rate_limits=True, post_per_second=2, delete_per_second=1, get_per_second=3) as emulator:
+        with emulator.client() as owner:
+            posts = [owner.post("/tokens", json=token_request(emulator, f"t{i}")) for i in range(3)]
+            gets = [owner.get("/deployments") for _ in range(4)]
+        assert [r.status_code for r in posts] == [200, 200, 429]
+        assert [r.status_code for r in gets][:3] == [200, 200, 200] and gets[3].status_code == 429
+
+        limited = posts[2]
+        body = validate_response(TOKENS, "POST", limited)
+        assert body["statusCode"] == 429 and body["requestId"] == limited.headers["x-request-id"]
+        assert int(limited.headers["retry-after"]) >= 1
+        assert names(emulator) == ["t0", "t1"]
+
+        with emulator.client(posts[0].json()["token"]) as other_caller:
+            assert other_caller.get(f"/deployments/{emulator.deployment_ids[0]}").status_code == 200
+
+        with emulator.client() as owner:
+            deletes = [owner.delete(f"/tokens/{posts[i].json()['id']}") for i in range(2)]
+            assert [r.status_code for r in deletes] == [204, 429]
+            time.sleep(1.05)
+            assert owner.delete(f"/tokens/{posts[1].json()['id']}").status_code == 204
+
+
+def test_default_rate_limits_are_the_documented_ones() -> None:
+    with run_emulator(rate_limits=True) as emulator:
+        limits = emulator.state()["rateLimits"]
+        assert limits == {"enabled": True, "postPerSecond": 10, "deletePerSecond": 5, "getPerSecond": 25}
+        with emulator.client() as owner:
+            statuses = [owner.post("/tokens", json=token_request(emulator, f"t{i}")).status_code for i in range(15)]
+        assert statuses[:10] == [200] * 10 and 429 in statuses
+
+
+def test_rate_limits_off_lets_every_request_through() -> None:
+    with run_emulator(rate_limits=False, post_per_second=1) as emulator:
+        with emulator.client() as owner:
+            statuses = [owner.post("/tokens", json=token_request(emulator, f"t{i}")).status_code for i in range(6)]
+        assert statuses == [200] * 6
+        assert emulator.state()["rateLimits"]["enabled"] is False

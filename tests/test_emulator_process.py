@@ -1,0 +1,157 @@
+"""The emulator as a process: CLI, bootstrap file, export lines, restarts, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pulumi_astrokeys.testing.emulator import start_emulator_process
+
+CUID = r"^c[a-z0-9]{24}$"
+
+
+def client(bootstrap: dict[str, Any], token: str | None = None) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{bootstrap['host']}/v1/organizations/{bootstrap['organizationId']}",
+        headers={"Authorization": f"Bearer {token or bootstrap['apiToken']}"},
+        trust_env=False,
+        timeout=10,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    out, _ = process.communicate(timeout=15)
+    return out
+
+
+def test_help_documents_every_flag_and_the_port_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pulumi_astrokeys.emulator", "--help"], capture_output=True, text=True, check=True
+    )
+    for flag in ("--host", "--port", "--db", "--bootstrap-file", "--no-rate-limits", "--log-level"):
+        assert flag in result.stdout
+    assert "0 (the default) picks a free port" in " ".join(result.stdout.split())
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("astrokeys-emulator")
+    if not script.exists():
+        pytest.skip("the package is not installed with its console script in this interpreter's bin")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    assert "usage: astrokeys-emulator" in result.stdout
+
+
+def test_start_writes_the_bootstrap_file_and_prints_export_lines(tmp_path: Path) -> None:
+    bootstrap_file = tmp_path / "bootstrap.json"
+    process, bootstrap = start_emulator_process(tmp_path / "emulator.db", bootstrap_file)
+    try:
+        assert set(bootstrap) == {"host", "organizationId", "workspaceId", "deploymentIds", "apiToken"}
+        assert bootstrap["host"].startswith("http://127.0.0.1:")
+        assert len(bootstrap["deploymentIds"]) >= 2
+        for identifier in (bootstrap["organizationId"], bootstrap["workspaceId"], *bootstrap["deploymentIds"]):
+            assert re.match(CUID, identifier)
+        assert stat.S_IMODE(bootstrap_file.stat().st_mode) == 0o600
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        with client(bootstrap) as owner:
+            assert owner.get("/tokens").json()["tokens"][0]["roles"][0]["role"] == "ORGANIZATION_OWNER"
+            for deployment in bootstrap["deploymentIds"]:
+                assert owner.get(f"/deployments/{deployment}").status_code == 200
+        state = httpx.get(f"{bootstrap['host']}/_emulator/state", trust_env=False).json()
+        assert state["rateLimits"]["enabled"] is True
+    finally:
+        out = stop(process)
+    assert out.splitlines() == [
+        f"export ASTRO_API_HOST={bootstrap['host']}",
+        f"export ASTRO_API_TOKEN={bootstrap['apiToken']}",
+        f"export ASTRO_ORGANIZATION_ID={bootstrap['organizationId']}",
+    ]
+
+
+def test_a_restart_on_the_same_database_keeps_ids_and_tokens(tmp_path: Path) -> None:
+    db, bootstrap_file = tmp_path / "emulator.db", tmp_path / "bootstrap.json"
+    process, first = start_emulator_process(db, bootstrap_file, ["--no-rate-limits"])
+    try:
+        with client(first) as owner:
+            extra = owner.post(
+                "/deployments", json={"name": "kept", "workspaceId": first["workspaceId"], "type": "STANDARD"}
+            ).json()["id"]
+            created = owner.post(
+                "/tokens",
+                json={"name": "survivor", "scope": "DEPLOYMENT", "entityId": extra, "role": "DEPLOYMENT_ADMIN"},
+            ).json()
+            before = owner.get("/tokens").json()["tokens"]
+    finally:
+        stop(process)
+
+    process, second = start_emulator_process(db, bootstrap_file, ["--no-rate-limits"])
+    try:
+        assert second["organizationId"] == first["organizationId"]
+        assert second["workspaceId"] == first["workspaceId"]
+        assert second["deploymentIds"][:2] == first["deploymentIds"] and extra in second["deploymentIds"]
+        assert second["apiToken"] != first["apiToken"]
+        assert json.loads(bootstrap_file.read_text()) == second
+        with client(second, created["token"]) as survivor:
+            assert survivor.get(f"/deployments/{extra}").status_code == 200
+        with client(second, first["apiToken"]) as stale:
+            assert stale.get("/tokens").status_code == 401
+        with client(second) as owner:
+            after = owner.get("/tokens").json()["tokens"]
+        assert [(t["id"], t["shortToken"] if t["name"] == "survivor" else t["name"]) for t in after] == [
+            (t["id"], t["shortToken"] if t["name"] == "survivor" else t["name"]) for t in before
+        ]
+    finally:
+        stop(process)
+
+
+def test_kill_9_mid_burst_loses_no_answered_create_and_leaves_a_sound_file(tmp_path: Path) -> None:
+    db = tmp_path / "emulator.db"
+    process, bootstrap = start_emulator_process(db, tmp_path / "bootstrap.json", ["--no-rate-limits"])
+    answered: list[str] = []
+    stop_flag = threading.Event()
+
+    def burst() -> None:
+        with client(bootstrap) as owner:
+            while not stop_flag.is_set():
+                try:
+                    response = owner.post(
+                        "/tokens",
+                        json={"name": "burst", "scope": "DEPLOYMENT", "entityId": bootstrap["deploymentIds"][0], "role": "DEPLOYMENT_ADMIN"},
+                    )
+                except httpx.TransportError:
+                    return
+                if response.status_code == 200:
+                    answered.append(response.json()["id"])
+
+    workers = [threading.Thread(target=burst) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.6)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    stop_flag.set()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert len(answered) > 10, "the burst did not get going before the kill"
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    process, bootstrap = start_emulator_process(db, tmp_path / "bootstrap.json", ["--no-rate-limits"])
+    try:
+        everything = httpx.get(f"{bootstrap['host']}/_emulator/tokens", trust_env=False).json()["tokens"]
+        assert set(answered) <= {t["id"] for t in everything}
+    finally:
+        stop(process)
