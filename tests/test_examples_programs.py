@@ -313,7 +313,7 @@ def test_rotation_next_period_replaces_only_the_slot_due_and_keeps_the_other() -
     assert before[december_current] == after[december_current]
 
 
-def test_rotation_defaults_to_the_current_month(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rotation_defaults_to_the_current_month() -> None:
     rotation = load_module("rotation")
     before = rotation.current_period()
     run = run_example("rotation", ROTATION, {"deploymentId": DEPLOYMENT_ID})
