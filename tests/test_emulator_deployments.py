@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ CUID = re.compile(r"^c[a-z0-9]{24}$")
 
 
 @pytest.fixture
-def owner(emulator: Emulator) -> httpx.Client:
+def owner(emulator: Emulator) -> Iterator[httpx.Client]:
     with emulator.client() as client:
         yield client
 

@@ -98,3 +98,10 @@ def test_the_control_surface_refuses_clients_that_are_not_on_loopback(emulator: 
     assert_json_error(asyncio.run(ask("203.0.113.7")), 403)
     assert asyncio.run(ask("127.0.0.1")).status_code == 200
     assert asyncio.run(ask("::1")).status_code == 200
+
+
+def test_a_body_over_one_mebibyte_is_a_json_413(emulator: Emulator) -> None:
+    with emulator.client() as owner:
+        response = owner.post("/tokens", content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}')
+    assert_json_error(response, 413)
+    assert len(emulator.list_all_tokens()) == 1

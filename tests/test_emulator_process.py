@@ -82,8 +82,8 @@ def test_start_writes_the_bootstrap_file_and_prints_export_lines(tmp_path: Path)
 
 
 def test_a_restart_on_the_same_database_keeps_ids_and_tokens(tmp_path: Path) -> None:
-    db, bootstrap_file = tmp_path / "emulator.db", tmp_path / "bootstrap.json"
-    process, first = start_emulator_process(db, bootstrap_file, ["--no-rate-limits"])
+    db, bootstrap_file, log = tmp_path / "emulator.db", tmp_path / "bootstrap.json", tmp_path / "emulator.log"
+    process, first = start_emulator_process(db, bootstrap_file, ["--no-rate-limits"], log_file=log)
     try:
         with client(first) as owner:
             extra = owner.post(
@@ -97,7 +97,9 @@ def test_a_restart_on_the_same_database_keeps_ids_and_tokens(tmp_path: Path) -> 
     finally:
         stop(process)
 
-    process, second = start_emulator_process(db, bootstrap_file, ["--no-rate-limits"])
+    process, second = start_emulator_process(
+        db, bootstrap_file, ["--no-rate-limits", "--log-level", "debug"], log_file=log
+    )
     try:
         assert second["organizationId"] == first["organizationId"]
         assert second["workspaceId"] == first["workspaceId"]
@@ -115,6 +117,10 @@ def test_a_restart_on_the_same_database_keeps_ids_and_tokens(tmp_path: Path) -> 
         ]
     finally:
         stop(process)
+    logged = log.read_text()
+    assert f"POST /v1/organizations/{first['organizationId']}/tokens -> 200" in logged
+    for secret in (first["apiToken"], second["apiToken"], created["token"]):
+        assert secret not in logged
 
 
 def test_kill_9_mid_burst_loses_no_answered_create_and_leaves_a_sound_file(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ def create(client: httpx.Client, deployment_id: str, **overrides: Any) -> dict[s
 
 
 @pytest.fixture
-def owner(emulator: Emulator) -> httpx.Client:
+def owner(emulator: Emulator) -> Iterator[httpx.Client]:
     with emulator.client() as client:
         yield client
 

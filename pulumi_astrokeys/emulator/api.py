@@ -45,6 +45,27 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(json_bytes(payload), status_code=status, media_type="application/json")
 
 
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def read_json(request: Request, *, empty: Any = None) -> Any:
+    """The request's JSON body: 413 past 1 MiB, 400 if it is not JSON.
+
+    An empty body is a 400 unless ``empty`` gives the value to use instead.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
+    if empty is not None and not raw.strip():
+        return empty
+    return parse_body(raw)
+
+
 def _bad_query(name: str, message: str) -> ApiError:
     return ApiError.bad_request(f"{name}: {message}", FieldError(name, "invalid", message))
 
@@ -186,7 +207,7 @@ async def list_tokens(request: Request, state: EmulatorState, caller: Principal,
 
 
 async def create_token(request: Request, state: EmulatorState, caller: Principal, org: str) -> Response:
-    body = validate(CreateApiTokenRequest, parse_body(await request.body()))
+    body = validate(CreateApiTokenRequest, await read_json(request))
     body.check_role()
     workspace_id: str | None = None
     if body.scope == "DEPLOYMENT":
@@ -230,7 +251,7 @@ def _require_manage(state: EmulatorState, caller: Principal, token: Token, what:
 
 
 async def update_token(request: Request, state: EmulatorState, caller: Principal, org: str) -> Response:
-    body = validate(UpdateApiTokenRequest, parse_body(await request.body()))
+    body = validate(UpdateApiTokenRequest, await read_json(request))
     token = _token_or_404(state, org, request.path_params["tokenId"])
     _require_manage(state, caller, token, "update this API token")
     updated = state.store.update_token(
@@ -312,7 +333,7 @@ async def list_deployments(
 async def create_deployment(
     request: Request, state: EmulatorState, caller: Principal, org: str
 ) -> Response:
-    body = validate(CreateDeploymentRequest, parse_body(await request.body()))
+    body = validate(CreateDeploymentRequest, await read_json(request))
     body.check_variant()
     if state.store.get_workspace(org, body.workspaceId) is None:
         # The spec gives CreateDeployment no 404: an unknown workspace is bad input.

@@ -18,7 +18,6 @@ from .state import CONTEXT_KEY, EmulatorState
 
 __all__ = ["create_app"]
 
-MAX_BODY_BYTES = 1024 * 1024
 logger = logging.getLogger("pulumi_astrokeys.emulator")
 
 
@@ -68,7 +67,6 @@ def create_app(state: EmulatorState) -> ASGIApp:
             HTTPException: _http_error,
             Exception: _server_error,
         },
-        max_body_size=MAX_BODY_BYTES,
     )
     # A trailing slash is a different path, as on the real host: 404, not a redirect.
     app.router.redirect_slashes = False

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import json_response
+from .api import json_response, read_json
 from .clock import format_timestamp
 from .errors import ApiError, FieldError
 from .faults import parse_fault
-from .models import CreateDeploymentRequest, parse_body, validate
+from .models import CreateDeploymentRequest, validate
 from .state import EmulatorState
 from .views import deployment_json, token_json
 
@@ -31,7 +31,7 @@ def _clock_json(state: EmulatorState) -> dict[str, Any]:
 
 
 async def _json(request: Request) -> Any:
-    return parse_body(await request.body())
+    return await read_json(request)
 
 
 def control_routes(state: EmulatorState) -> list[Route]:
@@ -128,8 +128,7 @@ def control_routes(state: EmulatorState) -> list[Route]:
         raise ApiError(404, f"Deployment {deployment_id} not found")
 
     async def create_organization(request: Request) -> Response:
-        raw = await request.body()
-        body = parse_body(raw) if raw.strip() else {}
+        body = await read_json(request, empty={})
         name = body.get("name") if isinstance(body, dict) else None
         info = state.service.create_organization(name or "Other Organization")
         return json_response(

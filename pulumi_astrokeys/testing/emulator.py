@@ -220,7 +220,7 @@ def start_emulator_process(
     """
     bootstrap_path = Path(bootstrap_file)
     bootstrap_path.unlink(missing_ok=True)
-    log = open(log_file, "a", encoding="utf-8") if log_file is not None else subprocess.DEVNULL
+    log = open(log_file, "a", encoding="utf-8") if log_file is not None else None
     try:
         process = subprocess.Popen(
             [
@@ -236,12 +236,12 @@ def start_emulator_process(
                 *extra_args,
             ],
             stdout=subprocess.PIPE,
-            stderr=log,
+            stderr=log if log is not None else subprocess.DEVNULL,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     finally:
-        if log is not subprocess.DEVNULL:
+        if log is not None:
             log.close()  # the child holds its own descriptor
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
