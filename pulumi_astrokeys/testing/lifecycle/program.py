@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import os
 import runpy
 import sys
@@ -55,6 +54,14 @@ def _program_callable(program: ProgramSource) -> Callable[[], Any]:
     return lambda: runpy.run_path(str(directory), run_name="__main__")
 
 
+def _quiet_unobserved_failures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # A failed registration fails many of the SDK's output tasks that nobody awaits; the
+    # run's outcome already carries the failure, so only other loop errors are logged.
+    if context.get("message") == "Task exception was never retrieved":
+        return
+    loop.default_exception_handler(context)
+
+
 def run_program(
     program: ProgramSource,
     *,
@@ -88,6 +95,7 @@ def run_program(
         set_all_config(dict(config), list(secret_keys))
         loop = asyncio.new_event_loop()
         loop.set_default_executor(ThreadPoolExecutor(max_workers=max(parallel, 1) * 4))
+        loop.set_exception_handler(_quiet_unobserved_failures)
         try:
             loop.run_until_complete(run_in_stack(func))
         except BaseException as exn:  # noqa: BLE001 - handed back to the caller
@@ -107,19 +115,14 @@ def run_program(
         saved_env = dict(os.environ)
         saved_cwd = os.getcwd()
         saved_path = list(sys.path)
-        asyncio_logger = logging.getLogger("asyncio")
-        saved_level = asyncio_logger.level
         try:
             os.environ.update(env)
             if directory is not None:
                 os.chdir(directory)
-            # Unobserved task failures are reported through the run's outcome instead.
-            asyncio_logger.setLevel(logging.CRITICAL)
             worker = threading.Thread(target=thread_main, name="pulumi-program", daemon=True)
             worker.start()
             worker.join()
         finally:
-            asyncio_logger.setLevel(saved_level)
             os.chdir(saved_cwd)
             sys.path[:] = saved_path
             os.environ.clear()
