@@ -285,7 +285,7 @@ class Deployment:
         try:
             inputs, failures = self.provider().check(reg.urn, olds, news)
         except ProviderError as exn:
-            raise self._provider_error(exn, step)
+            raise self._provider_error(exn, step) from None
         if failures:
             message = _check_failure_message(reg.urn, reg.type, failures, inputs)
             raise self._fail(OperationError(message, reg.urn, "step"), step)
@@ -302,7 +302,8 @@ class Deployment:
             try:
                 inputs = process_ignore_changes(inputs, old.inputs, reg.ignore_changes)
             except ValueError as exn:
-                raise self._fail(OperationError(str(exn), reg.urn, "engine"), Step(OP_UPDATE, reg.urn, reg.type))
+                step = Step(OP_UPDATE, reg.urn, reg.type)
+                raise self._fail(OperationError(str(exn), reg.urn, "engine"), step) from None
 
         if old is None:
             step = Step(OP_CREATE, reg.urn, reg.type)
@@ -335,7 +336,7 @@ class Deployment:
         try:
             diff = self.provider().diff(reg.urn, old.id, old.inputs, old.outputs, new.inputs, reg.ignore_changes)
         except ProviderError as exn:
-            raise self._provider_error(exn, step)
+            raise self._provider_error(exn, step) from None
         changes, replaces, changed = diff.changes, list(diff.replaces), list(diff.changed_keys)
         if changes == provider_pb2.DiffResponse.DIFF_UNKNOWN:
             # The engine settles an unknown diff by comparing inputs, __provider included.
@@ -368,7 +369,7 @@ class Deployment:
         try:
             new.id, outs = self.provider().create(new.urn, new.inputs)
         except ProviderError as exn:
-            raise self._provider_error(exn, step)
+            raise self._provider_error(exn, step) from None
         new.outputs = mark_secret_keys(outs, new.additional_secret_outputs)
         self._add_new(new)
         self._record(step)
@@ -381,7 +382,7 @@ class Deployment:
         try:
             outs = self.provider().update(reg.urn, old.id, old.outputs, old.inputs, new.inputs, reg.ignore_changes)
         except ProviderError as exn:
-            raise self._provider_error(exn, step)
+            raise self._provider_error(exn, step) from None
         new.id = old.id
         new.outputs = mark_secret_keys(outs, new.additional_secret_outputs)
         self._add_new(new, old)
@@ -421,14 +422,14 @@ class Deployment:
             try:
                 new.id, outs = self.provider().create(reg.urn, new.inputs)
             except ProviderError as exn:
-                raise self._provider_error(exn, step)
+                raise self._provider_error(exn, step) from None
             new.outputs = mark_secret_keys(outs, new.additional_secret_outputs)
             self._add_new(new)
         else:
             try:
                 new.id, outs = self.provider().create(reg.urn, new.inputs)
             except ProviderError as exn:
-                raise self._provider_error(exn, step)
+                raise self._provider_error(exn, step) from None
             new.outputs = mark_secret_keys(outs, new.additional_secret_outputs)
             with self._lock:
                 old.delete = True  # pending delete: removed after every registration
@@ -504,7 +505,7 @@ class Deployment:
                 try:
                     self.provider().delete(old.urn, old.id, old.outputs, old.inputs)
                 except ProviderError as exn:
-                    raise self._provider_error(exn, step)
+                    raise self._provider_error(exn, step) from None
         self._drop_old(old)
         if report:
             self._record(step)

@@ -281,4 +281,4 @@ def path_contains(prefix: list[Any], path: list[Any]) -> bool:
     """True if ``path`` equals or lies below ``prefix`` (``*`` matches any element)."""
     if len(prefix) > len(path):
         return False
-    return all(p == "*" or p == q for p, q in zip(prefix, path))
+    return all(p == "*" or p == q for p, q in zip(prefix, path, strict=False))

@@ -197,7 +197,7 @@ class DynamicProviderProcess:
         response = self._call(
             "Check",
             urn,
-            provider_pb2.CheckRequest(urn=urn, olds=self._marshal(olds), news=self._marshal(news), **_name_type(urn)),
+            provider_pb2.CheckRequest(urn=urn, olds=self._marshal(olds), news=self._marshal(news), name=_name(urn), type=_type(urn)),
         )
         inputs = from_struct(response.inputs)
         if not self.accept_secrets:
@@ -223,7 +223,7 @@ class DynamicProviderProcess:
                 news=self._marshal(news),
                 old_inputs=self._marshal(old_inputs),
                 ignoreChanges=list(ignore_changes),
-                **_name_type(urn),
+                name=_name(urn), type=_type(urn),
             ),
         )
         return DiffResult(
@@ -235,7 +235,7 @@ class DynamicProviderProcess:
 
     def create(self, urn: str, props: PropertyMap) -> tuple[str, PropertyMap]:
         response = self._call(
-            "Create", urn, provider_pb2.CreateRequest(urn=urn, properties=self._marshal(props), **_name_type(urn))
+            "Create", urn, provider_pb2.CreateRequest(urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn))
         )
         outs = from_struct(response.properties)
         if not self.accept_secrets:
@@ -245,7 +245,7 @@ class DynamicProviderProcess:
     def read(
         self, urn: str, id_: str, properties: PropertyMap, inputs: PropertyMap
     ) -> tuple[str, PropertyMap, Optional[PropertyMap]]:
-        request = provider_pb2.ReadRequest(id=id_, urn=urn, inputs=self._marshal(inputs), **_name_type(urn))
+        request = provider_pb2.ReadRequest(id=id_, urn=urn, inputs=self._marshal(inputs), name=_name(urn), type=_type(urn))
         if properties:
             request.properties.CopyFrom(self._marshal(properties))
         response = self._call("Read", urn, request)
@@ -276,7 +276,7 @@ class DynamicProviderProcess:
                 news=self._marshal(news),
                 old_inputs=self._marshal(old_inputs),
                 ignoreChanges=list(ignore_changes),
-                **_name_type(urn),
+                name=_name(urn), type=_type(urn),
             ),
         )
         outs = from_struct(response.properties)
@@ -293,15 +293,17 @@ class DynamicProviderProcess:
                 urn=urn,
                 properties=self._marshal(outputs),
                 old_inputs=self._marshal(old_inputs),
-                **_name_type(urn),
+                name=_name(urn), type=_type(urn),
             ),
         )
 
 
-def _name_type(urn: str) -> dict[str, str]:
-    """The ``name``/``type`` request fields, derived from the URN."""
-    if not urn:
-        return {}
+def _name(urn: str) -> str:
+    """The ``name`` request field, derived from the URN."""
+    return urn.rsplit("::", 1)[-1] if urn else ""
+
+
+def _type(urn: str) -> str:
+    """The ``type`` request field: the URN's type without its parent qualifiers."""
     parts = urn.split("::")
-    qualified_type = parts[2] if len(parts) > 3 else ""
-    return {"name": parts[-1], "type": qualified_type.rsplit("$", 1)[-1]}
+    return parts[2].rsplit("$", 1)[-1] if len(parts) > 3 else ""
