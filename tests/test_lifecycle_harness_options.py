@@ -203,17 +203,20 @@ def test_independent_deletes_run_in_parallel_dependents_first(toy: ToyWorld) -> 
     def program() -> None:
         if present["all"]:
             root = Thing("root", {"name": "root"})
-            for i in range(4):
-                Thing(f"leaf{i}", {"name": f"leaf{i}", "peer": root.serial})
+            for i in range(3):
+                Thing(f"leaf{i}", {"name": f"leaf{i}", "peer": root.serial, "slow_delete": 0.3})
 
     stack = toy.stack(program)
     stack.up()
     present["all"] = False
     toy.cloud.clear_calls()
     stack.up()
-    deletes = toy.cloud.calls("delete")
-    assert [c["name"] for c in deletes][-1] == "root"
-    assert len(deletes) == 5
+    started = {c["name"]: c["t"] for c in toy.cloud.calls("delete")}
+    finished = {c["name"]: c["t"] for c in toy.cloud.calls("deleted")}
+    leaves = [f"leaf{i}" for i in range(3)]
+    # The leaves overlap (each started before any finished); the root waits for all of them.
+    assert max(started[leaf] for leaf in leaves) < min(finished[leaf] for leaf in leaves)
+    assert started["root"] > max(finished.values())
 
 
 def test_a_wrong_passphrase_is_refused(toy: ToyWorld) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -101,7 +102,7 @@ class ToyCloud:
     def record(self, method: str, name: Optional[str], **details: Any) -> dict[str, Any]:
         with self._locked() as data:
             data["seq"] += 1
-            entry = {"seq": data["seq"], "method": method, "name": name, **details}
+            entry = {"seq": data["seq"], "method": method, "name": name, "t": time.monotonic(), **details}
             data["calls"].append(entry)
             failure = next((f for f in data["failures"] if f["method"] == method and f["name"] == name), None)
         if failure is not None:
@@ -129,7 +130,8 @@ class ToyProvider(ResourceProvider):
     """CRUD over the toy cloud. ``name`` is immutable (replace); other inputs update in place.
 
     Inputs understood: ``name`` (required), ``size`` (defaults to 1 in Check), ``dbr``
-    (ask for delete-before-replace), ``unknown_diff`` (answer Diff with DIFF_UNKNOWN).
+    (ask for delete-before-replace), ``unknown_diff`` (answer Diff with DIFF_UNKNOWN),
+    ``slow_delete`` (seconds Delete takes; logs a ``deleted`` call when done).
     Outputs: the inputs plus ``serial`` (a per-create counter) and ``token`` (returned as
     a secret).
     """
@@ -194,6 +196,9 @@ class ToyProvider(ResourceProvider):
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         cloud = _cloud()
         cloud.record("delete", _props.get("name"), id=_id)
+        if _props.get("slow_delete"):
+            time.sleep(float(_props["slow_delete"]))
+            cloud.record("deleted", _props.get("name"), id=_id)
         with cloud.mutate() as data:
             data["resources"].pop(_id, None)
 
