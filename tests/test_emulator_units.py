@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 
 from pulumi_astrokeys.emulator.ids import ID_PATTERN, is_id, new_id
+from pulumi_astrokeys.emulator.middleware import drop_connection
 from pulumi_astrokeys.emulator.ratelimit import RateLimiter, RateLimits
 
 
@@ -60,3 +62,17 @@ def test_importing_the_package_does_not_import_the_emulator() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_drop_without_a_reachable_transport_cuts_the_answer_short() -> None:
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:  # a plain function: no transport behind it
+        sent.append(message)
+
+    asyncio.run(drop_connection(send))
+
+    start, body = sent
+    declared = dict(start["headers"])[b"content-length"]  # type: ignore[call-overload]
+    assert int(declared) > len(body["body"])  # type: ignore[arg-type]
+    assert body["more_body"] is True

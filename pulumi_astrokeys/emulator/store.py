@@ -252,12 +252,6 @@ class Store:
             )
         return org
 
-    def get_organization(self, organization_id: str) -> Organization | None:
-        rows = self._query(
-            "SELECT id, name, created_at FROM organizations WHERE id = ?", (organization_id,)
-        )
-        return Organization(**dict(rows[0])) if rows else None
-
     def list_organizations(self) -> list[Organization]:
         rows = self._query("SELECT id, name, created_at FROM organizations ORDER BY seq")
         return [Organization(**dict(row)) for row in rows]
@@ -553,6 +547,3 @@ class Store:
             conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
         return replace(token, last_used_at=now)
 
-    def integrity_check(self) -> str:
-        """SQLite's own verdict on the file ("ok" when sound)."""
-        return str(self._query("PRAGMA integrity_check")[0][0])
