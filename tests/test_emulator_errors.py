@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Coroutine, TypeVar
 
 import httpx
 import pytest
@@ -11,6 +12,17 @@ from pulumi_astrokeys.emulator.app import create_app
 from pulumi_astrokeys.testing.emulator import Emulator
 from spec import schema_validator
 
+T = TypeVar("T")
+
+
+def run_on_private_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on its own loop: ``asyncio.run`` would leave this thread with no
+    current loop, which breaks later tests that expect one (Pulumi's mocks do)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def assert_json_error(response: httpx.Response, status: int) -> dict:
@@ -95,9 +107,9 @@ def test_the_control_surface_refuses_clients_that_are_not_on_loopback(emulator: 
         async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
             return await client.get("/_emulator/state")
 
-    assert_json_error(asyncio.run(ask("203.0.113.7")), 403)
-    assert asyncio.run(ask("127.0.0.1")).status_code == 200
-    assert asyncio.run(ask("::1")).status_code == 200
+    assert_json_error(run_on_private_loop(ask("203.0.113.7")), 403)
+    assert run_on_private_loop(ask("127.0.0.1")).status_code == 200
+    assert run_on_private_loop(ask("::1")).status_code == 200
 
 
 def test_a_body_over_one_mebibyte_is_a_json_413(emulator: Emulator) -> None:
