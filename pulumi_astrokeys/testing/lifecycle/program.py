@@ -57,7 +57,7 @@ def _program_callable(program: ProgramSource) -> Callable[[], Any]:
 def _quiet_unobserved_failures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     # A failed registration fails many of the SDK's output tasks that nobody awaits; the
     # run's outcome already carries the failure, so only other loop errors are logged.
-    if context.get("message") == "Task exception was never retrieved":
+    if context.get("message") in ("Task exception was never retrieved", "Future exception was never retrieved"):
         return
     loop.default_exception_handler(context)
 
