@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pulumi
@@ -294,3 +295,5 @@ def test_a_directory_program_runs_as_main(toy: ToyWorld) -> None:
     result = toy.stack(project).up()
     assert result.ops() == {"dir": "create"}
     assert result.outputs["name"] == "dir-toy.invalid"
+    # A relative path works too (the program runs with the project directory as its cwd).
+    assert toy.stack(os.path.relpath(project)).up().ops() == {"dir": "same"}

@@ -170,6 +170,9 @@ class Deployment:
                 except ProviderError as exn:
                     self._provider_failure = exn
                     raise
+                except Exception as exn:  # noqa: BLE001 - any launch failure fails the steps
+                    self._provider_failure = ProviderError("Start", "", str(exn), repr(exn))
+                    raise self._provider_failure from exn
             return self._provider
 
     def close(self) -> None:

@@ -63,7 +63,8 @@ class Stack:
         kdf_iterations: int = DEFAULT_KDF_ITERATIONS,
         python: str = sys.executable,
     ) -> None:
-        self.program = program
+        # A directory is resolved now: programs run with the project directory as cwd.
+        self.program: ProgramSource = program if callable(program) else Path(program).resolve()
         self.project = project
         self.stack_name = stack_name
         self.organization = organization
