@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from .engine import Deployment
-from .monitor import ResourceMonitor
+from .monitor import Registration, ResourceMonitor
 from .program import ProgramSource, program_directory, run_program
 from .props import PropertyMap, Secret, reveal
 from .provider_client import DynamicProviderProcess, ProviderError, provider_environment
@@ -75,7 +75,7 @@ class Stack:
         self._secret_config = {k: _config_string(v) for k, v in (secret_config or {}).items()}
         self._state = StateFile(Path(state_file), passphrase, project, stack_name, kdf_iterations)
         #: Registrations the monitor received during the last program run.
-        self.last_registrations: list[Any] = []
+        self.last_registrations: list[Registration] = []
         #: What the provider process wrote to stderr during the last operation.
         self.last_provider_stderr = ""
 
