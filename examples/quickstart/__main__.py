@@ -26,7 +26,8 @@ def main() -> None:
     ci = DeploymentApiKey(
         "ci",
         deployment_id=config.require("deploymentId"),
-        description="CI/CD deploys",
+        # Keys are immutable: a new description replaces the key (new key first, then the old one goes).
+        description=config.get("description") or "CI/CD deploys",
     )
     pulumi.export("key_id", ci.key_id)
     pulumi.export("key_secret", ci.secret)
