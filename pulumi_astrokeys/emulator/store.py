@@ -171,6 +171,17 @@ _TOKEN_SORTS = {
 _DEPLOYMENT_SORTS = {"name": "d.name", "createdAt": "d.created_at", "updatedAt": "d.updated_at"}
 
 
+_SQLITE_MAX_INT = 2**63 - 1
+
+
+def _page_bounds(limit: int | None, offset: int) -> list[int]:
+    """LIMIT and OFFSET for SQLite, whose integers end at 2**63 - 1 (a bigger one raises).
+
+    A page bigger than that holds everything; an offset beyond it is past the end.
+    """
+    return [-1 if limit is None else min(limit, _SQLITE_MAX_INT), min(offset, _SQLITE_MAX_INT)]
+
+
 def _order_by(sorts: Sequence[str], columns: dict[str, str], prefix: str = "") -> str:
     terms = []
     for sort in sorts:
@@ -350,7 +361,7 @@ class Store:
                 f"SELECT {self._DEPLOYMENT_COLUMNS} FROM deployments d "
                 f"JOIN workspaces w ON w.id = d.workspace_id WHERE {condition} "
                 f"ORDER BY {_order_by(sorts, _DEPLOYMENT_SORTS, 'd.')} LIMIT ? OFFSET ?",
-                [*params, -1 if limit is None else limit, offset],
+                [*params, *_page_bounds(limit, offset)],
             ).fetchall()
         return Page([self._deployment(row) for row in rows], total)
 
@@ -468,7 +479,7 @@ class Store:
             rows = self._conn.execute(
                 f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE {condition} "
                 f"ORDER BY {_order_by(sorts, _TOKEN_SORTS)} LIMIT ? OFFSET ?",
-                [*params, -1 if limit is None else limit, offset],
+                [*params, *_page_bounds(limit, offset)],
             ).fetchall()
         return Page([self._token(row) for row in rows], total)
 
