@@ -1,0 +1,95 @@
+"""Program-side lookups: DeploymentApiKey.get and list_deployment_api_keys, metadata only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from pulumi_astrokeys import (
+    ConfigurationError,
+    DeploymentApiKey,
+    list_deployment_api_keys,
+    list_deployment_api_keys_output,
+)
+from pulumi_astrokeys.testing.lifecycle import Stack
+
+
+def make_token(emulator: Any, deployment_id: str, name: str) -> dict[str, Any]:
+    with emulator.client() as http:
+        response = http.post(
+            "/tokens",
+            json={"name": name, "scope": "DEPLOYMENT", "entityId": deployment_id, "role": "DEPLOYMENT_ADMIN"},
+        )
+    response.raise_for_status()
+    return response.json()
+
+
+def stack_for(emulator: Any, tmp_path: Path, program: Any) -> Stack:
+    return Stack(
+        program,
+        state_file=tmp_path / "state.json",
+        project="lookups",
+        stack_name="dev",
+        config={"astrokeys:host": emulator.host, "astrokeys:organizationId": emulator.organization_id},
+        secret_config={"astrokeys:apiToken": emulator.api_token},
+        passphrase="lookups",
+        kdf_iterations=1000,
+    )
+
+
+def test_list_returns_the_deployments_own_keys_without_secrets(emulator: Any) -> None:
+    deployment, other = emulator.deployment_ids
+    first = make_token(emulator, deployment, "first")
+    second = make_token(emulator, deployment, "second")
+    make_token(emulator, other, "elsewhere")
+
+    keys = list_deployment_api_keys(
+        deployment, host=emulator.host, api_token=emulator.api_token, organization_id=emulator.organization_id
+    )
+
+    assert [k.key_id for k in keys] == [first["id"], second["id"]]
+    assert {k.name for k in keys} == {"first", "second"}
+    assert all(k.deployment_id == deployment and k.role == "DEPLOYMENT_ADMIN" for k in keys)
+    assert first["token"] not in repr(keys) and "secret" not in keys[0].__dataclass_fields__
+
+
+def test_list_reads_the_environment_when_no_argument_is_given(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    make_token(emulator, emulator.deployment_ids[0], "from-env")
+    assert [k.name for k in list_deployment_api_keys(emulator.deployment_ids[0])] == ["from-env"]
+
+
+def test_list_without_credentials_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match="ASTRO_API_TOKEN"):
+        list_deployment_api_keys("clm8q7f6q000008lcgyougpsk")
+
+
+def test_get_and_list_in_a_program_read_metadata_and_change_nothing(emulator: Any, tmp_path: Path) -> None:
+    deployment = emulator.deployment_ids[0]
+    existing = make_token(emulator, deployment, "made-by-hand")
+
+    def program() -> None:
+        found = DeploymentApiKey.get("existing", existing["id"])
+        pulumi.export("name", found.name)
+        pulumi.export("deployment_id", found.deployment_id)
+        pulumi.export("secret", found.secret)
+        listed = list_deployment_api_keys_output(deployment)
+        pulumi.export("listed", listed.apply(lambda keys: [k.key_id for k in keys]))
+
+    stack = stack_for(emulator, tmp_path, program)
+    before = {t["id"] for t in emulator.list_all_tokens()}
+    result = stack.up()
+
+    assert result.outputs["name"] == "made-by-hand"
+    assert result.outputs["deployment_id"] == deployment
+    assert result.outputs.get("secret") is None
+    assert result.outputs["listed"] == [existing["id"]]
+
+    stack.destroy()
+    assert {t["id"] for t in emulator.list_all_tokens()} == before, "a looked-up key is never deleted"
