@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{PROJECT}:workspaceId": bootstrap["workspaceId"],
         }
         secret_config = {"astrokeys:apiToken": bootstrap["apiToken"]}
+        run: _CliRun | _HarnessRun
         if use_cli:
             _banner("Engine: the Pulumi CLI found on the PATH (local file backend, no account needed)")
             run = _CliRun(workdir, config, secret_config)

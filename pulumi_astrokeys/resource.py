@@ -13,6 +13,7 @@ from .provider import OUTPUT_NAMES, DeploymentApiKeyProvider
 __all__ = ["DeploymentApiKey", "DeploymentApiKeyArgs"]
 
 _DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
+_INPUT_NAMES = ("deployment_id", "name", "description", "role", "expiry_period_in_days", "keepers")
 
 
 @pulumi.input_type
@@ -201,20 +202,26 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
             deployment_id = args.deployment_id
             name, description, role = args.name, args.description, args.role
             expiry_period_in_days, keepers = args.expiry_period_in_days, args.keepers
-        if deployment_id is None and not (opts and opts.id):
+        if deployment_id is None:
             raise TypeError(
                 f"DeploymentApiKey {resource_name!r}: deployment_id is required; pass the ID of the "
                 "Deployment, or deployment.id of a Deployment resource"
             )
-        props: dict[str, Any] = {
-            "deployment_id": deployment_id,
-            "name": resource_name if name is None and not (opts and opts.id) else name,
-            "description": description,
-            "role": _DEFAULT_ROLE if role is None and not (opts and opts.id) else role,
-            "expiry_period_in_days": expiry_period_in_days,
-            "keepers": keepers,
-        }
-        props.update({output: None for output in OUTPUT_NAMES})
+        self._register(
+            resource_name,
+            {
+                "deployment_id": deployment_id,
+                "name": resource_name if name is None else name,
+                "description": description,
+                "role": _DEFAULT_ROLE if role is None else role,
+                "expiry_period_in_days": expiry_period_in_days,
+                "keepers": keepers,
+            },
+            opts,
+        )
+
+    def _register(self, resource_name: str, inputs: dict[str, Any], opts: Optional[pulumi.ResourceOptions]) -> None:
+        props = dict(inputs, **{output: None for output in OUTPUT_NAMES})
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
         super().__init__(
             DeploymentApiKeyProvider(),
@@ -236,5 +243,6 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
         :param id: The key ID (the Astro API token ID).
         :param opts: Options for the resource.
         """
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
-        return DeploymentApiKey(resource_name, opts=opts)
+        key = DeploymentApiKey.__new__(DeploymentApiKey)
+        key._register(resource_name, dict.fromkeys(_INPUT_NAMES), pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        return key
