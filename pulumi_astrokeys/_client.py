@@ -234,10 +234,15 @@ class AstroClient:
         url = self.settings.organization_url + path
         display_path = httpx.URL(url).path
         attempts = 0
+        started = time.monotonic()
 
         def should_retry(exc: BaseException) -> bool:
             if isinstance(exc, RateLimitedError):
-                return True
+                # A Retry-After past the time budget cannot be honoured within it: raise now
+                # rather than sleep it out (stop_after_delay only looks at the time spent).
+                if exc.retry_after is None:
+                    return True
+                return time.monotonic() - started + exc.retry_after < self._retry.max_elapsed
             if isinstance(exc, ServerError):
                 return exc.status_code in _RETRYABLE_STATUSES and method in _IDEMPOTENT_METHODS
             if isinstance(exc, AmbiguousCreateError):
