@@ -8,6 +8,7 @@ header of its settings, so one pool can serve clients with different tokens.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -378,16 +379,38 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> AP
             message, field_errors=[FieldError(e.field, e.code, e.message) for e in field_errors], **common
         )
     if status == 429:
-        return RateLimitedError(message, retry_after=_parse_retry_after(response.headers.get("Retry-After")), **common)
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
+        return RateLimitedError(message, retry_after=retry_after, **common)
     if status >= 500:
         return ServerError(message, **common)
     return _STATUS_ERRORS.get(status, APIStatusError)(message, **common)
 
 
-def _parse_retry_after(value: Optional[str]) -> Optional[float]:
+def _parse_retry_after(value: Optional[str], date: Optional[str] = None) -> Optional[float]:
+    """Seconds to wait, from delay-seconds or an HTTP-date (counted from the answer's ``Date``).
+
+    A value that is neither, or not finite, is ignored: the client backs off as usual.
+    """
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
+        retry_at = _parse_http_date(value)
+        if retry_at is None:
+            return None
+        sent_at = _parse_http_date(date) or datetime.now(timezone.utc)
+        seconds = (retry_at - sent_at).total_seconds()
+    if not math.isfinite(seconds):
         return None
+    return max(0.0, seconds)
+
+
+def _parse_http_date(value: Optional[str]) -> Optional[datetime]:
+    try:
+        parsed = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
