@@ -57,9 +57,7 @@ def test_create_deployment_token_returns_the_working_secret_as_a_secretstr(
 ) -> None:
     deployment = emulator.deployment_ids[0]
 
-    token = client.create_deployment_token(
-        deployment, name="ci", description="CI deploys", expiry_period_in_days=30
-    )
+    token = client.create_deployment_token(deployment, name="ci", description="CI deploys", expiry_period_in_days=30)
 
     assert isinstance(token.token, SecretStr)
     assert secret_works(emulator, token.token, deployment)
@@ -96,9 +94,7 @@ def test_iter_deployment_tokens_follows_every_page_and_yields_each_token_once(
     assert len(pages) == 3 and all("limit=3" in query for query in pages)
 
 
-def test_list_deployment_tokens_keeps_only_the_deployments_own_tokens(
-    emulator: Emulator, client: AstroClient
-) -> None:
+def test_list_deployment_tokens_keeps_only_the_deployments_own_tokens(emulator: Emulator, client: AstroClient) -> None:
     deployment, other = emulator.deployment_ids[:2]
     own = {client.create_deployment_token(deployment, name=f"key {i}").id for i in range(3)}
     client.create_deployment_token(other, name="elsewhere")

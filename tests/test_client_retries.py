@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -267,7 +268,9 @@ def test_backoff_grows_exponentially_to_its_cap_with_full_jitter(
 def test_a_get_slower_than_the_timeout_raises_network_error_after_retries(
     emulator: Emulator, settings: AstroSettings
 ) -> None:
-    client = AstroClient(settings, timeout=0.2, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01), rate_limits=None)
+    client = AstroClient(
+        settings, timeout=0.2, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01), rate_limits=None
+    )
     emulator.inject_fault("GET", r"/deployments/", action="delay", delay_seconds=1.5, count=5)
 
     with pytest.raises(NetworkError) as raised:
