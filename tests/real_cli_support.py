@@ -23,8 +23,8 @@ KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
 PROJECT = "astrokeys-real-cli"
 STACK = "dev"
 PASSPHRASE = "real cli passphrase"
-#: The CLI that passes the whole stack config to dynamic providers' ``configure``
-#: (pulumi/pulumi#17229, #17673), as the SDK this package requires does.
+#: The provider reads its credentials in ``configure``, which dynamic providers gained in
+#: Pulumi 3.139 (pulumi/pulumi#17673); 3.140 is also the SDK version this package requires.
 MIN_CLI_VERSION = (3, 140, 0)
 _TIMEOUT = 600
 
