@@ -74,8 +74,8 @@ def test_a_429_is_retried_on_every_method(emulator: Emulator, client: AstroClien
     else:
         call_for(method, client, token_id)()
 
-    assert [r["status"] for r in logged(emulator, method)][:2] == [429, 429]
-    assert len(logged(emulator, method)) == 3
+    success = 204 if method == "DELETE" else 200
+    assert [r["status"] for r in logged(emulator, method)] == [429, 429, success]
     if method == "POST":
         assert len(token_ids(emulator)) == 2  # one create, not three
 
