@@ -16,8 +16,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
 PROJECT = "astrokeys-real-cli"
@@ -64,7 +65,7 @@ def missing_requirements() -> Optional[str]:
 
 def cli_version(cli: str) -> Optional[tuple[int, int, int]]:
     try:
-        text = subprocess.run([cli, "version"], capture_output=True, text=True, timeout=60).stdout
+        text = subprocess.run([cli, "version"], check=False, capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
@@ -138,7 +139,9 @@ class RealProject:
             command += ["--stack", STACK]
         if values:
             command += ["--", *values]
-        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=_TIMEOUT)
+        result = subprocess.run(
+            command, check=False, env=self.env, capture_output=True, text=True, timeout=_TIMEOUT
+        )
         if check and result.returncode != 0:
             raise PulumiError(
                 f"`pulumi {' '.join(args)}` exited with {result.returncode}\n"

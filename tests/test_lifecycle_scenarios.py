@@ -9,8 +9,9 @@ holds no POST and no DELETE.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import dill
 import httpx
@@ -516,11 +517,11 @@ def test_a_bad_input_fails_at_preview_naming_the_field_and_writes_nothing(world:
 
 # -- 10. a failure in the middle of an up ---------------------------------------------------------
 
-FAILURES = {
+FAILURES: dict[str, dict[str, Any]] = {
     # A 5xx leaves the create's outcome unknown: the provider tries once more, so it takes two.
-    "server error": dict(action="status", status=500, count=2),
-    "rejected": dict(action="status", status=400, count=1),
-    "answer lost": dict(action="commit-then-drop", count=2),
+    "server error": {"action": "status", "status": 500, "count": 2},
+    "rejected": {"action": "status", "status": 400, "count": 1},
+    "answer lost": {"action": "commit-then-drop", "count": 2},
 }
 
 

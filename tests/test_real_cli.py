@@ -8,8 +8,9 @@ where the Pulumi CLI is not on the PATH.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
