@@ -16,14 +16,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
+    AstroAPIError,
     FieldError,
     ForbiddenError,
     InvalidRequestError,
@@ -146,7 +148,7 @@ class AstroClient:
     def get_deployment(self, deployment_id: str) -> Deployment:
         """Fetch one Deployment. Raises :class:`NotFoundError` when it does not exist."""
         response = self._request("GET", f"/deployments/{deployment_id}")
-        return Deployment.model_validate(response.json())
+        return _decode(Deployment, response)
 
     def create_deployment(self, workspace_id: str, name: str, *, description: Optional[str] = None) -> Deployment:
         """Create a Standard Deployment in a workspace (used by tests, examples and the emulator demo)."""
@@ -154,7 +156,7 @@ class AstroClient:
         if description:
             body["description"] = description
         response = self._request("POST", "/deployments", json=body)
-        return Deployment.model_validate(response.json())
+        return _decode(Deployment, response)
 
     def delete_deployment(self, deployment_id: str) -> None:
         """Delete a Deployment; Astro deletes its Deployment API tokens with it."""
@@ -187,12 +189,12 @@ class AstroClient:
         if expiry_period_in_days is not None:
             body["tokenExpiryPeriodInDays"] = expiry_period_in_days
         response = self._request("POST", "/tokens", json=body)
-        return ApiToken.model_validate(response.json())
+        return _decode(ApiToken, response)
 
     def get_token(self, token_id: str) -> ApiToken:
         """Fetch one token's metadata (never its secret)."""
         response = self._request("GET", f"/tokens/{token_id}")
-        return ApiToken.model_validate(response.json())
+        return _decode(ApiToken, response)
 
     def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = 100) -> Iterator[ApiToken]:
         """Every token with a role on the Deployment, following pages.
@@ -205,7 +207,7 @@ class AstroClient:
             response = self._request(
                 "GET", "/tokens", params={"deploymentId": deployment_id, "offset": offset, "limit": page_size}
             )
-            page = ApiTokensPage.model_validate(response.json())
+            page = _decode(ApiTokensPage, response)
             yield from page.tokens
             offset += len(page.tokens)
             if not page.tokens or offset >= page.total_count:
@@ -338,6 +340,23 @@ class AstroClient:
             wait = max(wait, exc.retry_after)
         logger.debug("retrying in %.2f s after: %s", wait, exc)
         return wait
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _decode(model: type[_Model], response: httpx.Response) -> _Model:
+    """Parse a success answer; one that is not the documented JSON (a proxy's page, say) is an API error."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        request = response.request
+        raise AstroAPIError(
+            f"{request.method} {request.url.path} answered {response.status_code} with a body that is not "
+            f"the API's {model.__name__} JSON (Content-Type {response.headers.get('Content-Type', 'none')})",
+            method=request.method,
+            path=request.url.path,
+        ) from None
 
 
 _STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {

@@ -262,3 +262,15 @@ def test_a_malformed_retry_after_falls_back_to_backoff_and_retries() -> None:
     )
 
     assert deployment.name == "d"
+
+
+def test_a_success_answer_that_is_not_the_documented_json_is_an_api_error() -> None:
+    def captive_portal(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<html>Sign in to the Wi-Fi</html>")
+
+    with pytest.raises(AstroAPIError) as raised:
+        mock_client(captive_portal).get_token("c" + "1" * 24)
+
+    message = str(raised.value)
+    assert message.startswith(f"GET /v1/organizations/{MISSING_ID}/tokens/")
+    assert "not the API's ApiToken JSON" in message and "text/html" in message
