@@ -562,6 +562,37 @@ def test_a_failed_create_mid_up_leaves_a_consistent_state_and_the_rerun_finishes
         assert world.answer_to(secret_of(key), deployment) == 200
 
 
+def test_a_failed_delete_of_a_replaced_key_keeps_it_pending_and_the_rerun_deletes_it(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    specs: Specs = {"etl": {"deployment_id": deployment, "description": "ETL deploys"}}
+    stack = world.stack(keys_program(specs))
+    stack.up()
+    old = keys(stack)["etl"]
+    specs["etl"]["description"] = "Nightly ETL deploys"
+    world.emulator.inject_fault("DELETE", r"/tokens/", status=500)
+
+    with pytest.raises(LifecycleError) as failed:
+        stack.up()
+
+    assert failed.value.result.step("etl", "delete-replaced").failed
+    new = keys(stack)["etl"]
+    assert new.id != old.id
+    # The old key stays in the state, marked for deletion, as long as it exists.
+    pending = [r for r in stack.resources() if r.type == KEY_TYPE and r.delete]
+    assert [r.id for r in pending] == [old.id]
+    assert set(world.tokens()) == {old.id, new.id}
+    assert world.answer_to(secret_of(new), deployment) == 200
+    assert stack.outputs(show_secrets=True)["etl_secret"] == secret_of(new)
+    world.clear()
+
+    result = stack.up()
+
+    assert result.ops() == {"etl": "same"}
+    assert world.writes() == [("DELETE", f"/tokens/{old.id}")]
+    assert_state_matches_the_api(world, stack, {"etl"})
+    assert keys(stack)["etl"].id == new.id
+
+
 # -- 11. the examples ------------------------------------------------------------------------------
 
 
