@@ -31,9 +31,8 @@ from pulumi.dynamic import (
 
 if TYPE_CHECKING:
     from ._client import AstroClient
-    from ._models import ApiToken
 
-__all__ = ["DeploymentApiKeyProvider", "OUTPUT_NAMES"]
+__all__ = ["AstroResourceProvider", "DeploymentApiKeyProvider", "OUTPUT_NAMES"]
 
 OUTPUT_NAMES: tuple[str, ...] = (
     "key_id",
@@ -47,13 +46,14 @@ OUTPUT_NAMES: tuple[str, ...] = (
 """Properties the provider computes; the inputs are echoed beside them."""
 
 
-class DeploymentApiKeyProvider(ResourceProvider):
-    """Creates, reads and deletes Astro Deployment API tokens. Thread-safe; holds no secret when pickled."""
+class AstroResourceProvider(ResourceProvider):
+    """Base of this package's dynamic providers: stateless when pickled, configured at run time.
 
-    def __init__(self) -> None:
-        super().__init__()
+    The engine may pickle a configured instance; nothing it learned at run time goes along.
+    Every provider of the process shares one client, built from the stack config
+    (``astrokeys:*``) or the environment at first use.
+    """
 
-    # The engine may pickle a configured instance; nothing it learned at run time goes along.
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
@@ -61,13 +61,17 @@ class DeploymentApiKeyProvider(ResourceProvider):
         pass
 
     def __repr__(self) -> str:
-        return "DeploymentApiKeyProvider()"
+        return f"{type(self).__name__}()"
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
         from ._settings import CONFIG_KEYS
 
         _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
+
+
+class DeploymentApiKeyProvider(AstroResourceProvider):
+    """Creates, reads and deletes Astro Deployment API tokens. Thread-safe; holds no secret when pickled."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the inputs field by field, without calling the API. Unknown values pass."""

@@ -3,30 +3,12 @@
 - :class:`Deployment`: a bare Astro Deployment as a Pulumi resource, standing in for
   ``pulumi_astronomer.Deployment`` on the local emulator.
 
-Submodules load on first use, so importing this package stays light.
+The emulator handle (:mod:`.emulator`) and the lifecycle harness (:mod:`.lifecycle`) are
+submodules, imported only when asked for.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .deployment import Deployment, DeploymentProvider
+from .deployment import Deployment, DeploymentProvider
 
 __all__ = ["Deployment", "DeploymentProvider"]
-
-_LAZY = {
-    "Deployment": ".deployment",
-    "DeploymentProvider": ".deployment",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Load a helper's module only when it is asked for."""
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

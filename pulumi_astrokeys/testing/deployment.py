@@ -30,16 +30,14 @@ import pulumi.dynamic
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
 from .._inputs import is_unknown
-from ..provider import _runtime, _user_facing
+from ..provider import AstroResourceProvider, _runtime, _user_facing
 
 if TYPE_CHECKING:
     from .._models import Deployment as DeploymentModel
@@ -51,23 +49,8 @@ OUTPUT_NAMES: tuple[str, ...] = ("deployment_id", "organization_id")
 _MAX_NAME_LENGTH = 500
 
 
-class DeploymentProvider(ResourceProvider):
+class DeploymentProvider(AstroResourceProvider):
     """Creates, reads and deletes Astro Deployments. Holds no state or secret when pickled."""
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return "DeploymentProvider()"
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Keep the stack config (``astrokeys:*``) for the shared client, resolved at first use."""
-        from .._settings import CONFIG_KEYS
-
-        _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Require a workspace ID shaped like an Astro ID and a name of 1 to 500 characters."""
