@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from typing import Any, Optional, overload
 
@@ -223,12 +224,19 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     def _register(self, resource_name: str, inputs: dict[str, Any], opts: Optional[pulumi.ResourceOptions]) -> None:
         props = dict(inputs, **{output: None for output in OUTPUT_NAMES})
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
-        super().__init__(
-            DeploymentApiKeyProvider(),
-            resource_name,
-            props,
-            pulumi.ResourceOptions.merge(opts, secret_opts),
-        )
+        # pulumi.dynamic's serialize_provider wraps pickle._Pickler._batch_setitems anew on
+        # every call and never unwraps it: each dynamic resource adds a frame to all later
+        # pickling, and a program of about 960 keys dies of RecursionError. Unwrap it again.
+        batch_setitems = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+        try:
+            super().__init__(
+                DeploymentApiKeyProvider(),
+                resource_name,
+                props,
+                pulumi.ResourceOptions.merge(opts, secret_opts),
+            )
+        finally:
+            pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]
 
     @staticmethod
     def get(
