@@ -18,6 +18,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# Ratios measured within one run, one line per figure; BENCH_QUICK=1 for a short run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m ""
 

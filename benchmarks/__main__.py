@@ -1,0 +1,48 @@
+"""``python -m benchmarks [--only NAME,...]``: run the benchmarks, one line per figure.
+
+Names: overhead (figure 1), floor (2), preview (3), startup (4), startup-deps (only
+the check that the provider's path imports none of the emulator's dependencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from ._common import Figure, quick
+
+
+def _registry() -> dict[str, Callable[[], list[Figure]]]:
+    from . import preview_cost, provider_overhead, rate_limit_floor, startup
+
+    return {
+        "overhead": provider_overhead.run,
+        "floor": rate_limit_floor.run,
+        "preview": preview_cost.run,
+        "startup": startup.run,
+        "startup-deps": startup.run_dependency_check,
+    }
+
+
+DEFAULT = ("overhead", "floor", "preview", "startup")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(DEFAULT), help="comma-separated benchmark names")
+    args = parser.parse_args(argv)
+    registry = _registry()
+    names = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
+    print(f"# pulumi-astrokeys benchmarks{' (quick)' if quick() else ''}: {', '.join(names)}", flush=True)
+    figures = [figure for name in names for figure in registry[name]()]
+    missed = [figure.name for figure in figures if not figure.ok]
+    print(f"# {len(figures) - len(missed)} of {len(figures)} figures on target" + (f"; MISS: {', '.join(missed)}" if missed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Figure 3: a preview of unchanged keys calls no API, and its time grows linearly.
+
+Two stacks hold a small and a large number of keys (100 and 1,000; 20 and 200 in
+quick mode), all already created and unchanged in the program. A preview runs Check
+and Diff only, so the emulator must see no request at all, and the large preview may
+take at most (large/small) + 1 times the small one (11 for 1,000 against 100).
+
+Seeding: one key is created by a real ``up``; the others are created over plain
+HTTP (no client pacing, so seeding 1,000 keys takes seconds, not the minutes the
+rate limits would ask) and written into the state as copies of that first key's
+state with their own ID, name and secret. The first preview of each stack checks
+the copies are faithful: every key must come out unchanged.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from pulumi_astrokeys.testing.emulator import Emulator
+from pulumi_astrokeys.testing.lifecycle import Secret
+from pulumi_astrokeys.testing.lifecycle.state import ResourceState, StateFile
+
+from ._common import Figure, emulator_process, median, note, quick, report
+from .rate_limit_floor import PROJECT, keys_program, stack_for
+
+REPEATS = 3
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _seed(emulator: Emulator, deployment_id: str, count: int, state_file: Path) -> None:
+    """Leave ``count`` created keys in ``state_file``, as ``pulumi up`` would have."""
+    stack = stack_for(emulator, keys_program(deployment_id, 1), state_file)
+    stack.up()
+    resources = StateFile(state_file, "bench-passphrase", PROJECT, "bench").load()
+    (template,) = [r for r in resources if r.custom]
+    with emulator.client() as client:
+        for index in range(1, count):
+            name = f"key-{index:04d}"
+            response = client.post(
+                "/tokens",
+                json={"name": name, "scope": "DEPLOYMENT", "entityId": deployment_id, "role": "DEPLOYMENT_ADMIN"},
+            )
+            token = response.raise_for_status().json()
+            copy = _copy_of(template, name, token)
+            resources.append(copy)
+    StateFile(state_file, "bench-passphrase", PROJECT, "bench").save(resources)
+
+
+def _copy_of(template: ResourceState, name: str, token: dict[str, str]) -> ResourceState:
+    copy = template.copy()
+    copy.urn = template.urn.rsplit("::", 1)[0] + "::" + name
+    copy.id = token["id"]
+    copy.inputs["name"] = name
+    copy.outputs.update(
+        key_id=token["id"],
+        name=name,
+        secret=Secret(token["token"]),
+        short_token=token["shortToken"],
+        created_at=token["createdAt"],
+        start_at=token["startAt"],
+    )
+    return copy
+
+
+def _previews(emulator: Emulator, deployment_id: str, count: int, state_file: Path) -> tuple[list[float], int]:
+    """Time ``REPEATS`` previews; return the times and the API requests they made."""
+    stack = stack_for(emulator, keys_program(deployment_id, count), state_file)
+    times = []
+    emulator.clear_requests()
+    for _ in range(REPEATS):
+        started = time.monotonic()
+        result = stack.preview()
+        times.append(time.monotonic() - started)
+        ops = {step.op for step in result.steps if step.type != STACK_TYPE}
+        keys = sum(1 for step in result.steps if step.type != STACK_TYPE)
+        assert ops == {"same"} and keys == count, f"the seeded keys are not unchanged: {ops}, {keys} of {count}"
+    return times, len(emulator.requests())
+
+
+def run() -> list[Figure]:
+    small, large = (20, 200) if quick() else (100, 1000)
+    with emulator_process(rate_limits=False) as emulator, tempfile.TemporaryDirectory() as tmp:
+        small_deployment, large_deployment = emulator.deployment_ids[:2]
+        _seed(emulator, small_deployment, small, Path(tmp) / "small.json")
+        _seed(emulator, large_deployment, large, Path(tmp) / "large.json")
+        small_times, small_requests = _previews(emulator, small_deployment, small, Path(tmp) / "small.json")
+        large_times, large_requests = _previews(emulator, large_deployment, large, Path(tmp) / "large.json")
+
+    growth = median(large_times) / median(small_times)
+    figures = [
+        report(Figure("preview_cost.api_requests", small_requests + large_requests, 0)),
+        report(Figure(f"preview_cost.growth_{small}_to_{large}", growth, large / small + 1, unit="x")),
+    ]
+    note(
+        f"preview of {small} unchanged keys: {median(small_times):.2f} s, of {large}: {median(large_times):.2f} s "
+        f"(medians of {REPEATS})"
+    )
+    return figures
