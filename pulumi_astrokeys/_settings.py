@@ -9,6 +9,17 @@ Order, first found wins:
 
 The host defaults to ``https://api.astronomer.io``. Plain ``http://`` is refused
 except for loopback hosts (the local emulator).
+
+How hard the provider's client tries is tunable the same way (stack config first, then
+the environment); unset, the client's defaults apply:
+
+- ``astrokeys:maxRetries`` / ``ASTROKEYS_MAX_RETRIES``: retries of a failed request
+  (0 to 20, default 5);
+- ``astrokeys:retryBackoff`` / ``ASTROKEYS_RETRY_BACKOFF``: seconds before the first
+  retry, doubling with each further one (0 to 60, default 0.5); a server's
+  ``Retry-After`` still wins when longer;
+- ``astrokeys:requestTimeout`` / ``ASTROKEYS_REQUEST_TIMEOUT``: seconds to wait for an
+  answer (more than 0, at most 600, default 30).
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -24,7 +35,14 @@ from pydantic import SecretStr
 
 from ._errors import ConfigurationError
 
-__all__ = ["CONFIG_KEYS", "DEFAULT_HOST", "AstroSettings", "resolve_settings"]
+__all__ = [
+    "CONFIG_KEYS",
+    "DEFAULT_HOST",
+    "AstroSettings",
+    "RequestSettings",
+    "resolve_request_settings",
+    "resolve_settings",
+]
 
 DEFAULT_HOST = "https://api.astronomer.io"
 CONFIG_NAMESPACE = "astrokeys"
@@ -52,7 +70,13 @@ class _Setting:
 HOST = _Setting("host", "ASTRO_API_HOST", "Astro API host")
 API_TOKEN = _Setting("apiToken", "ASTRO_API_TOKEN", "Astro API token", secret=True)
 ORGANIZATION_ID = _Setting("organizationId", "ASTRO_ORGANIZATION_ID", "Astro organization ID")
-CONFIG_KEYS: tuple[str, ...] = tuple(s.full_config_key for s in (HOST, API_TOKEN, ORGANIZATION_ID))
+MAX_RETRIES = _Setting("maxRetries", "ASTROKEYS_MAX_RETRIES", "number of retries")
+RETRY_BACKOFF = _Setting("retryBackoff", "ASTROKEYS_RETRY_BACKOFF", "retry backoff")
+REQUEST_TIMEOUT = _Setting("requestTimeout", "ASTROKEYS_REQUEST_TIMEOUT", "request timeout")
+CONFIG_KEYS: tuple[str, ...] = tuple(
+    s.full_config_key
+    for s in (HOST, API_TOKEN, ORGANIZATION_ID, MAX_RETRIES, RETRY_BACKOFF, REQUEST_TIMEOUT)
+)
 """The stack config keys the provider reads."""
 
 
@@ -108,6 +132,73 @@ def resolve_settings(
             f"No {ORGANIZATION_ID.what} is configured: {ORGANIZATION_ID.how_to_set()}."
         )
     return AstroSettings(host=resolved_host, api_token=SecretStr(token), organization_id=organization)
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """How hard the client tries; ``None`` leaves the client's default."""
+
+    max_retries: Optional[int] = None
+    retry_backoff: Optional[float] = None
+    request_timeout: Optional[float] = None
+
+    def client_options(self) -> dict[str, Any]:
+        """``retry`` and ``timeout`` keyword arguments for :class:`~pulumi_astrokeys.AstroClient`."""
+        import httpx
+
+        from ._client import DEFAULT_TIMEOUT, RetryPolicy
+
+        policy = RetryPolicy()
+        if self.max_retries is not None:
+            policy = replace(policy, max_attempts=self.max_retries + 1)
+        if self.retry_backoff is not None:
+            policy = replace(
+                policy,
+                initial_backoff=self.retry_backoff,
+                max_backoff=max(policy.max_backoff, self.retry_backoff),
+            )
+        timeout = DEFAULT_TIMEOUT
+        if self.request_timeout is not None:
+            timeout = httpx.Timeout(self.request_timeout, connect=min(self.request_timeout, 10.0))
+        return {"retry": policy, "timeout": timeout}
+
+
+def resolve_request_settings(
+    *, config: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None
+) -> RequestSettings:
+    """Resolve the retry and timeout settings from stack config, then the environment.
+
+    Raises :class:`ConfigurationError` naming the setting when a value is out of range.
+    """
+    config = config or {}
+    environ = os.environ if environ is None else environ
+
+    def number(setting: _Setting, high: float, *, whole: bool = False, zero: bool = True) -> Optional[float]:
+        for value in (config.get(setting.full_config_key), environ.get(setting.env_var)):
+            if value is None or not str(value).strip():
+                continue
+            text = str(value).strip()
+            try:
+                parsed: Optional[float] = int(text) if whole else float(text)
+            except ValueError:
+                parsed = None
+            if parsed is None or not (0 <= parsed if zero else 0 < parsed) or not parsed <= high:
+                kind = "a whole number" if whole else "a number of seconds"
+                low = "from 0" if zero else "above 0"
+                raise ConfigurationError(
+                    f"The {setting.what} {text!r} is not {kind} {low} up to {high:g}: {setting.how_to_set()}."
+                )
+            return parsed
+        return None
+
+    retries = number(MAX_RETRIES, 20, whole=True)
+    backoff = number(RETRY_BACKOFF, 60)
+    timeout = number(REQUEST_TIMEOUT, 600, zero=False)
+    return RequestSettings(
+        max_retries=None if retries is None else int(retries),
+        retry_backoff=backoff,
+        request_timeout=timeout,
+    )
 
 
 def _normalise_host(host: str) -> str:
