@@ -1,4 +1,4 @@
-"""The test control surface under ``/_emulator``: faults, request log, clock, state.
+"""The test control surface under ``/_emulator``: faults, chaos, request log, clock, state.
 
 No Bearer auth (the outer middleware only lets loopback clients in), no rate
 limits, and nothing here shows a token value except a newly made organization's
@@ -16,7 +16,7 @@ from starlette.routing import Route
 from .api import json_response, read_json
 from .clock import format_timestamp
 from .errors import ApiError, FieldError
-from .faults import parse_fault
+from .faults import parse_chaos, parse_fault
 from .models import CreateDeploymentRequest, validate
 from .state import EmulatorState
 from .views import deployment_json, token_json
@@ -65,6 +65,15 @@ def control_routes(state: EmulatorState) -> list[Route]:
 
     async def clear_faults(request: Request) -> Response:
         return json_response({"cleared": state.faults.clear()})
+
+    async def start_chaos(request: Request) -> Response:
+        return json_response(state.faults.set_chaos(parse_chaos(await _json(request))))
+
+    async def get_chaos(request: Request) -> Response:
+        return json_response(state.faults.chaos())
+
+    async def stop_chaos(request: Request) -> Response:
+        return json_response(state.faults.stop_chaos())
 
     async def list_requests(request: Request) -> Response:
         return json_response({"requests": [r.to_json() for r in state.requests.entries()]})
@@ -149,6 +158,9 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route(f"{PREFIX}/faults", add_fault, methods=["POST"]),
         Route(f"{PREFIX}/faults", list_faults, methods=["GET"]),
         Route(f"{PREFIX}/faults", clear_faults, methods=["DELETE"]),
+        Route(f"{PREFIX}/chaos", start_chaos, methods=["POST"]),
+        Route(f"{PREFIX}/chaos", get_chaos, methods=["GET"]),
+        Route(f"{PREFIX}/chaos", stop_chaos, methods=["DELETE"]),
         Route(f"{PREFIX}/requests", list_requests, methods=["GET"]),
         Route(f"{PREFIX}/requests", clear_requests, methods=["DELETE"]),
         Route(f"{PREFIX}/clock", get_clock, methods=["GET"]),

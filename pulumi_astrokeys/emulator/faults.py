@@ -1,5 +1,10 @@
 """Injected faults: make the next N matching requests fail the way networks do.
 
+Two ways to arm them: a :class:`Fault` hits the next ``count`` matching requests;
+:class:`Chaos` hits each matching request at random with a given probability,
+choosing among weighted faults (a seeded generator, so a campaign can be replayed).
+An armed fault takes precedence over chaos.
+
 Actions:
 
 - ``status``: answer with the given status and the standard error body
@@ -12,15 +17,17 @@ Actions:
 
 from __future__ import annotations
 
+import random
 import re
 import threading
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, FieldError
 from .ids import new_id
 
-__all__ = ["ACTIONS", "Fault", "FaultRegistry", "parse_fault"]
+__all__ = ["ACTIONS", "Chaos", "Fault", "FaultRegistry", "parse_chaos", "parse_fault"]
 
 ACTIONS = ("status", "drop", "commit-then-drop", "commit-then-delay", "delay")
 
@@ -58,6 +65,66 @@ class Fault:
             "delaySeconds": self.delay_seconds,
             "message": self.message,
         }
+
+    @property
+    def kind(self) -> str:
+        """What the fault does, as chaos counts it: ``429``, ``429 retry-after 0``, ``drop``, ..."""
+        if self.action != "status":
+            return self.action
+        kind = str(self.status or 503)
+        return kind if self.retry_after is None else f"{kind} retry-after {self.retry_after}"
+
+
+@dataclass
+class Chaos:
+    """Random faults: each matching request fails with ``probability``, one of ``faults`` by weight."""
+
+    probability: float
+    faults: list[Fault]
+    weights: list[float]
+    seed: int
+    methods: frozenset[str] = frozenset({"*"})
+    path: str = ""
+    considered: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.path)
+        self._random = random.Random(self.seed)
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        """Draw for one request (the caller holds the registry's lock)."""
+        if not self.active or not ("*" in self.methods or method.upper() in self.methods):
+            return None
+        if self._pattern.search(path) is None:
+            return None
+        self.considered += 1
+        if self._random.random() >= self.probability:
+            return None
+        fault = self._random.choices(self.faults, weights=self.weights)[0]
+        self.injected[fault.kind] += 1
+        return fault
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "probability": self.probability,
+            "seed": self.seed,
+            "methods": sorted(self.methods),
+            "path": self.path,
+            "actions": [
+                {**_without(f.to_json(), "id", "method", "path", "count"), "weight": w, "kind": f.kind}
+                for f, w in zip(self.faults, self.weights)
+            ],
+            "considered": self.considered,
+            "injected": dict(sorted(self.injected.items())),
+            "total": sum(self.injected.values()),
+        }
+
+
+def _without(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key not in names}
 
 
 def _field(name: str, message: str) -> ApiError:
@@ -122,11 +189,70 @@ def parse_fault(body: Any) -> Fault:
     )
 
 
+def parse_chaos(body: Any) -> Chaos:
+    """Validate the JSON of ``POST /_emulator/chaos`` into a :class:`Chaos`.
+
+    ``{"probability": 0.2, "seed": 1, "actions": [429, {"action": "drop", "weight": 2}, ...],
+    "methods": ["POST"], "path": "/tokens"}``: an action is a status code or a fault's
+    JSON (as for ``/_emulator/faults``, without method, path or count) with a ``weight``.
+    """
+    if not isinstance(body, dict):
+        raise _field("body", "the body must be a JSON object")
+    probability = _number(body, "probability")
+    if probability is None or not 0 <= probability <= 1:
+        raise _field("probability", "probability must be a number from 0 to 1")
+    seed = body.get("seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise _field("seed", "seed must be an integer")
+    methods = body.get("methods", ["*"])
+    if isinstance(methods, str):
+        methods = [methods]
+    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) and m for m in methods):
+        raise _field("methods", "methods must be a list of HTTP methods or *")
+    path = body.get("path", "")
+    if not isinstance(path, str):
+        raise _field("path", "path must be a regular expression")
+    try:
+        re.compile(path)
+    except re.error as exc:
+        raise _field("path", f"path is not a valid regular expression: {exc}") from None
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions:
+        raise _field("actions", "actions must be a non-empty list of statuses or faults")
+    faults: list[Fault] = []
+    weights: list[float] = []
+    for index, spec in enumerate(actions):
+        spec = {"status": spec} if isinstance(spec, int) and not isinstance(spec, bool) else spec
+        if not isinstance(spec, dict):
+            raise _field(f"actions[{index}]", "each action must be a status code or an object")
+        spec = dict(spec)
+        weight = _number(spec, "weight")
+        spec.pop("weight", None)
+        if weight is not None and weight <= 0:
+            raise _field(f"actions[{index}].weight", "weight must be a positive number")
+        try:
+            faults.append(parse_fault({**spec, "method": "*", "path": path or ".", "count": 1}))
+        except ApiError as error:
+            raise _field(f"actions[{index}]", error.message) from None
+        weights.append(1.0 if weight is None else weight)
+    return Chaos(
+        probability=probability,
+        faults=faults,
+        weights=weights,
+        seed=seed,
+        methods=frozenset(m.upper() for m in methods),
+        path=path,
+    )
+
+
 class FaultRegistry:
-    """The armed faults, in the order they were added; thread-safe."""
+    """The armed faults, in the order they were added, and the chaos, if any; thread-safe."""
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._chaos: Chaos | None = None
         self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> Fault:
@@ -135,7 +261,7 @@ class FaultRegistry:
         return fault
 
     def take(self, method: str, path: str) -> Fault | None:
-        """Consume one hit of the first fault matching the request, if any."""
+        """Consume one hit of the first fault matching the request, else draw from the chaos."""
         with self._lock:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.matches(method, path):
@@ -143,7 +269,30 @@ class FaultRegistry:
                     if fault.remaining == 0:
                         self._faults.remove(fault)
                     return fault
-        return None
+            return self._chaos.pick(method, path) if self._chaos is not None else None
+
+    def set_chaos(self, chaos: Chaos) -> dict[str, Any]:
+        """Start (or replace) the chaos; its counts start at zero."""
+        with self._lock:
+            self._chaos = chaos
+            return chaos.to_json()
+
+    def stop_chaos(self) -> dict[str, Any]:
+        """Stop the chaos; its final counts stay readable."""
+        with self._lock:
+            if self._chaos is not None:
+                self._chaos.active = False
+            return self._chaos_json()
+
+    def chaos(self) -> dict[str, Any]:
+        """The chaos settings and what it injected so far, by kind."""
+        with self._lock:
+            return self._chaos_json()
+
+    def _chaos_json(self) -> dict[str, Any]:
+        if self._chaos is None:
+            return {"active": False, "considered": 0, "injected": {}, "total": 0}
+        return self._chaos.to_json()
 
     def list(self) -> list[Fault]:
         with self._lock:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -121,6 +121,42 @@ class Emulator:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def chaos(
+        self,
+        probability: float,
+        actions: Sequence[int | Mapping[str, Any]],
+        *,
+        seed: int | None = None,
+        methods: Sequence[str] = ("*",),
+        path: str = "",
+    ) -> dict[str, Any]:
+        """Fail each Astro request matching ``methods`` and ``path`` with ``probability``.
+
+        Each failure is one of ``actions``, drawn by weight: a status code (``503``) or a
+        fault as for :meth:`inject_fault` (``{"action": "drop", "weight": 2}``,
+        ``{"action": "status", "status": 429, "retry_after": 0}``; camelCase keys work too).
+        A seed makes the draws repeatable; without one the emulator picks it and reports
+        it. Armed faults still come first. Returns the chaos's settings.
+        """
+        body: dict[str, Any] = {
+            "probability": probability,
+            "actions": [action if isinstance(action, int) else _camel(action) for action in actions],
+            "methods": list(methods),
+            "path": path,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        return dict(self._call("POST", "/chaos", body))
+
+    def chaos_stats(self) -> dict[str, Any]:
+        """``injected`` (counts by kind: ``429``, ``429 retry-after 0``, ``drop``, ...), ``total``,
+        ``considered`` (requests that were drawn for), ``active``, and the settings."""
+        return dict(self._call("GET", "/chaos"))
+
+    def clear_chaos(self) -> dict[str, Any]:
+        """Stop the chaos; returns its final :meth:`chaos_stats`."""
+        return dict(self._call("DELETE", "/chaos"))
+
     def requests(self) -> list[dict[str, Any]]:
         """The Astro-path request log, oldest first.
 
@@ -170,6 +206,12 @@ class Emulator:
     def reset_rate_limits(self) -> None:
         """Refill every caller's rate-limit buckets."""
         self._call("POST", "/rate-limits/reset")
+
+
+def _camel(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A fault's keys as the control surface spells them (``retry_after`` -> ``retryAfter``)."""
+    names = {"retry_after": "retryAfter", "delay_seconds": "delaySeconds"}
+    return {names.get(key, key): value for key, value in action.items()}
 
 
 @contextmanager
