@@ -27,8 +27,8 @@ class Figure:
     """One measured figure and its target; ``at_most`` says which side of the target passes."""
 
     name: str
-    value: float | int
-    target: float | int
+    value: float
+    target: float
     at_most: bool = True
     unit: str = ""
 
@@ -37,7 +37,7 @@ class Figure:
         return self.value <= self.target if self.at_most else self.value >= self.target
 
     def line(self) -> str:
-        def show(number: float | int) -> str:
+        def show(number: float) -> str:
             text = f"{number:.2f}" if isinstance(number, float) else str(number)
             return text + self.unit
 

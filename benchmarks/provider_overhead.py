@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider

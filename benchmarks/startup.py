@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -43,19 +44,20 @@ KINDS = {
 }
 
 
-def _sample(kind: str, blob: str) -> dict[str, object]:
+def _sample(kind: str, blob: str) -> dict[str, Any]:
     body = KINDS[kind].format(blob=blob)
     code = _SAMPLE.format(body=body, roots=("starlette", "uvicorn"))
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
     )
-    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+    sample: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return sample
 
 
 def _emulator_modules(blob: str) -> list[str]:
     loaded: set[str] = set()
     for kind in ("pulumi_astrokeys", "provider_process"):
-        loaded.update(str(m) for m in _sample(kind, blob)["emulator_modules"])  # type: ignore[union-attr]
+        loaded.update(_sample(kind, blob)["emulator_modules"])
     return sorted(loaded)
 
 
@@ -78,8 +80,8 @@ def run() -> list[Figure]:
     for _ in range(repetitions):
         for kind in KINDS:
             sample = _sample(kind, blob)
-            times[kind].append(float(sample["seconds"]))  # type: ignore[arg-type]
-            loaded.update(str(m) for m in sample["emulator_modules"])  # type: ignore[union-attr]
+            times[kind].append(float(sample["seconds"]))
+            loaded.update(sample["emulator_modules"])
     baseline = median(times["pulumi.dynamic"])
     figures = [
         report(Figure("startup.import_pulumi_astrokeys", median(times["pulumi_astrokeys"]) / baseline, TARGET, unit="x")),
