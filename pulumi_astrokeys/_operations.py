@@ -21,7 +21,9 @@ from ._errors import (
     AmbiguousCreateError,
     AstroAPIError,
     KeyOperationError,
+    NetworkError,
     NotFoundError,
+    RateLimitedError,
     ServerError,
 )
 from ._inputs import KeyInputs, normalise
@@ -36,6 +38,8 @@ logger = logging.getLogger("pulumi_astrokeys")
 # Date headers: look this far before an attempt for tokens it may have created.
 _CLOCK_SLACK = timedelta(seconds=2)
 _CREATE_ATTEMPTS = 2
+# Rounds of removing what an unanswered create made, each with the client's own retries.
+_CLEANUP_ATTEMPTS = 3
 
 
 class _AnsweredCreates:
@@ -204,23 +208,38 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
 
 
 def _remove_strays(client: AstroClient, inputs: KeyInputs, since: datetime, key: str) -> None:
-    try:
-        strays = [
-            token
-            for token in client.list_deployment_tokens(inputs.deployment_id)
-            if token.name == inputs.name and _parse_time(token.created_at) >= since and token.id not in _answered
-        ]
-        for stray in strays:
-            logger.warning("%s: deleting token %s left by an unanswered create", key, stray.id)
-            client.delete_token(stray.id)
-    except NotFoundError:
-        return
-    except AstroAPIError as error:
-        raise KeyOperationError(
-            f"Could not create {key}: the create's answer was lost and the tokens it may have made could not be "
-            f"checked ({error}); look for tokens named {inputs.name!r} created after "
-            f"{since:%Y-%m-%dT%H:%M:%SZ} on that Deployment, delete them, and run `pulumi up` again"
-        ) from None
+    """Delete the tokens an unanswered create may have made; a passing server error does not stop it.
+
+    Each stray's secret is lost, so a stray left behind is a live credential nobody can
+    see or will delete: the listing and the deletes, both idempotent, are tried again
+    after the errors the client gives up on but that pass (a 500, a run of dropped
+    connections or 429s).
+    """
+    for attempt in range(1, _CLEANUP_ATTEMPTS + 1):
+        try:
+            strays = [
+                token
+                for token in client.list_deployment_tokens(inputs.deployment_id)
+                if token.name == inputs.name and _parse_time(token.created_at) >= since and token.id not in _answered
+            ]
+            for stray in strays:
+                logger.warning("%s: deleting token %s left by an unanswered create", key, stray.id)
+                try:
+                    client.delete_token(stray.id)
+                except NotFoundError:
+                    pass
+            return
+        except NotFoundError:
+            return
+        except AstroAPIError as error:
+            if attempt < _CLEANUP_ATTEMPTS and isinstance(error, (ServerError, NetworkError, RateLimitedError)):
+                logger.warning("%s: checking for tokens the lost create made failed (%s); trying again", key, error)
+                continue
+            raise KeyOperationError(
+                f"Could not create {key}: the create's answer was lost and the tokens it may have made could not "
+                f"be checked ({error}); look for tokens named {inputs.name!r} created after "
+                f"{since:%Y-%m-%dT%H:%M:%SZ} on that Deployment, delete them, and run `pulumi up` again."
+            ) from None
 
 
 def _discard(client: AstroClient, token_id: str) -> None:
