@@ -150,7 +150,5 @@ def _user_facing(step: Any) -> Any:
 
     try:
         return step()
-    except KeyOperationError as error:
-        raise KeyOperationError(str(error)) from None
     except AstroKeysError as error:
-        raise KeyOperationError(str(error).rstrip(".") + ".") from None
+        raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
