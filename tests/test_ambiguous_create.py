@@ -1,0 +1,138 @@
+"""A create the API commits but answers too late: the client times out, the provider cleans up."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+
+from pulumi_astrokeys import DeploymentApiKey, KeyOperationError
+from pulumi_astrokeys.provider import DeploymentApiKeyProvider
+from pulumi_astrokeys.testing.emulator import Emulator
+from pulumi_astrokeys.testing.lifecycle import Stack
+
+CREATE = r"/tokens$"
+TIMEOUT = "0.5"
+LATE = 2.0  # seconds the committed answer is held back: well past the timeout
+
+
+def settings(emulator: Emulator) -> dict[str, str]:
+    return {
+        "astrokeys:host": emulator.host,
+        "astrokeys:organizationId": emulator.organization_id,
+        "astrokeys:requestTimeout": TIMEOUT,
+        "astrokeys:retryBackoff": "0.01",
+    }
+
+
+def named(emulator: Emulator, name: str) -> list[str]:
+    return [t["id"] for t in emulator.list_all_tokens(emulator.organization_id) if t["name"] == name]
+
+
+def logged_once_answered(emulator: Emulator, posts: int) -> list[dict[str, Any]]:
+    """The request log once ``posts`` creates are in it: a late answer is logged when it is finally sent."""
+    deadline = time.monotonic() + 30
+    while True:
+        log = emulator.requests()
+        if sum(r["method"] == "POST" for r in log) >= posts or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
+def authenticates(emulator: Emulator, secret: str) -> bool:
+    with emulator.client(secret) as api:
+        return api.get(f"/deployments/{emulator.deployment_ids[0]}").status_code == 200
+
+
+def test_a_create_answered_after_the_timeout_leaves_the_key_once_and_no_orphan(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    def program() -> None:
+        key = DeploymentApiKey("ci", deployment_id=emulator.deployment_ids[0])
+        pulumi.export("secret", key.secret)
+
+    stack = Stack(
+        program,
+        state_file=tmp_path / "state.json",
+        project="ambiguous",
+        stack_name="dev",
+        config=settings(emulator),
+        secret_config={"astrokeys:apiToken": emulator.api_token},
+        passphrase="pw",
+        kdf_iterations=1000,
+    )
+    emulator.inject_fault("POST", CREATE, action="commit-then-delay", delay_seconds=LATE)
+
+    stack.up()
+
+    (key,) = [r for r in stack.resources() if r.name == "ci"]
+    assert named(emulator, "ci") == [key.id]
+    assert authenticates(emulator, stack.outputs(show_secrets=True)["secret"])
+    # The first create committed a token whose answer never arrived in time; it was deleted.
+    log = [(r["method"], r["path"].rsplit("/", 1)[-1], r["fault"]) for r in logged_once_answered(emulator, 2)]
+    posts = [entry for entry in log if entry[0] == "POST"]
+    assert len(posts) == 2 and {fault for _, _, fault in posts} == {"commit-then-delay", None}
+    deleted = [last for method, last, _ in log if method == "DELETE"]
+    assert len(deleted) == 1 and deleted[0] != key.id
+    assert f"deleting token {deleted[0]} left by an unanswered create" in stack.last_provider_stderr
+
+
+@pytest.fixture
+def provider(emulator: Emulator) -> DeploymentApiKeyProvider:
+    provider = DeploymentApiKeyProvider()
+    provider.configure(
+        ConfigureRequest(Config({**settings(emulator), "astrokeys:apiToken": emulator.api_token}, "test"))
+    )
+    return provider
+
+
+def create(provider: DeploymentApiKeyProvider, emulator: Emulator) -> Any:
+    checked = provider.check({}, {"deployment_id": emulator.deployment_ids[0], "name": "ci"})
+    return provider.create(checked.inputs)
+
+
+def test_two_late_answers_fail_in_one_sentence_and_leave_no_token(
+    emulator: Emulator, provider: DeploymentApiKeyProvider
+) -> None:
+    emulator.inject_fault("POST", CREATE, action="commit-then-delay", delay_seconds=LATE, count=2)
+
+    with pytest.raises(KeyOperationError) as caught:
+        create(provider, emulator)
+
+    message = str(caught.value)
+    assert "'ci'" in message and "did not confirm the create after 2 attempts" in message
+    assert "ReadTimeout" in message and "\n" not in message and message.endswith(".")
+    assert named(emulator, "ci") == []
+    posts = [r for r in logged_once_answered(emulator, 2) if r["method"] == "POST"]
+    assert [(r["fault"], r["status"]) for r in posts] == [("commit-then-delay", 200)] * 2
+
+
+def test_without_the_short_timeout_the_late_answer_is_simply_waited_for(emulator: Emulator) -> None:
+    provider = DeploymentApiKeyProvider()
+    config = {**settings(emulator), "astrokeys:apiToken": emulator.api_token}
+    del config["astrokeys:requestTimeout"]
+    provider.configure(ConfigureRequest(Config(config, "test")))
+    emulator.inject_fault("POST", CREATE, action="commit-then-delay", delay_seconds=0.3)
+
+    created = create(provider, emulator)
+
+    assert named(emulator, "ci") == [created.id]
+    assert [r["method"] for r in emulator.requests()].count("DELETE") == 0
+
+
+def test_a_server_error_while_removing_the_stray_does_not_leave_it_behind(
+    emulator: Emulator, provider: DeploymentApiKeyProvider
+) -> None:
+    emulator.inject_fault("POST", CREATE, action="commit-then-drop")
+    emulator.inject_fault("DELETE", r"/tokens/", status=500)  # the client does not retry a 500
+
+    created = create(provider, emulator)
+
+    assert named(emulator, "ci") == [created.id]
+    deletes = [r["status"] for r in emulator.requests() if r["method"] == "DELETE"]
+    assert deletes == [500, 204]
