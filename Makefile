@@ -22,6 +22,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# A bigger fault campaign than the one in `make test`; CAMPAIGN_SEED=<n> replays one.
+CAMPAIGN_RUNS ?= 1000
+CAMPAIGN_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+campaign: $(STAMP)
+	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) $(BIN)/python -m pytest -q tests/test_fault_campaign.py
+
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m ""
 
