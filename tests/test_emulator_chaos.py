@@ -57,7 +57,7 @@ def test_zero_probability_draws_for_every_request_and_injects_nothing(emulator: 
 
 
 def test_the_same_seed_draws_the_same_faults(emulator: Emulator) -> None:
-    actions = [500, 502, {"action": "drop"}]
+    actions: list[int | dict[str, Any]] = [500, 502, {"action": "drop"}]
     first_settings = emulator.chaos(0.5, actions, seed=123)
     first = outcomes(emulator, 40)
     emulator.chaos(0.5, actions, seed=123)
@@ -106,9 +106,8 @@ def test_an_armed_fault_comes_before_the_chaos(emulator: Emulator) -> None:
 
 def test_commit_then_drop_drawn_by_chaos_commits_the_work(emulator: Emulator) -> None:
     emulator.chaos(1.0, [{"action": "commit-then-drop"}], methods=["POST"])
-    with emulator.client() as owner:
-        with pytest.raises(httpx.TransportError):
-            owner.post("/tokens", json=token_request(emulator, "lost answer"))
+    with emulator.client() as owner, pytest.raises(httpx.TransportError):
+        owner.post("/tokens", json=token_request(emulator, "lost answer"))
     assert "lost answer" in [t["name"] for t in emulator.list_all_tokens()]
     assert emulator.requests()[-1]["fault"] == "commit-then-drop"
 

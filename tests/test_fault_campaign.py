@@ -162,7 +162,7 @@ def _become_provider(request: dict[str, Any], fds: list[int]) -> None:
         code = 0
     except SystemExit as exit:
         code = exit.code if isinstance(exit.code, int) else 1
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the child must end here whatever happened, with the reason on stderr
         import traceback
 
         traceback.print_exc()
@@ -326,16 +326,24 @@ def summary(reports: list[RunReport], chaos: dict[str, Any], seconds: float) -> 
     rate = chaos["total"] / max(1, chaos["considered"])
     return "\n".join(
         [
-            f"fault campaign: {len(reports)} runs in {seconds:.0f} s ({WORKERS} workers, seed {SEED}"
-            f"{', forked providers' if FORK else ''})",
+            (
+                f"fault campaign: {len(reports)} runs in {seconds:.0f} s ({WORKERS} workers, seed {SEED}"
+                f"{', forked providers' if FORK else ''})"
+            ),
             f"  faults injected: {chaos['total']} of {chaos['considered']} provider requests ({rate:.0%}): {injected}",
-            f"  reruns needed: {sum(reruns.values())} ({', '.join(f'{op} {reruns[op]}' for op in OPERATIONS)}); "
-            f"operations failed for good: {sum(len(r.unrecovered) for r in reports)}",
-            f"  failures reported: {sum(len(r.failures) for r in reports)}, "
-            f"unclear: {sum(len(r.unclear) for r in reports)}",
-            f"  orphans found: {sum(len(r.orphans) for r in reports)}; "
-            f"keys the API lacked after refresh: {sum(len(r.missing) for r in reports)}; "
-            f"secrets lost or not working: {sum(len(r.secrets) for r in reports)}",
+            (
+                f"  reruns needed: {sum(reruns.values())} ({', '.join(f'{op} {reruns[op]}' for op in OPERATIONS)}); "
+                f"operations failed for good: {sum(len(r.unrecovered) for r in reports)}"
+            ),
+            (
+                f"  failures reported: {sum(len(r.failures) for r in reports)}, "
+                f"unclear: {sum(len(r.unclear) for r in reports)}"
+            ),
+            (
+                f"  orphans found: {sum(len(r.orphans) for r in reports)}; "
+                f"keys the API lacked after refresh: {sum(len(r.missing) for r in reports)}; "
+                f"secrets lost or not working: {sum(len(r.secrets) for r in reports)}"
+            ),
         ]
     )
 
