@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import random
 import runpy
+import select
 import signal
 import socket
 import subprocess
@@ -116,7 +117,10 @@ while os.read(child_alive_r, 1):
 
 
 def serve_forks(socket_path: str) -> None:
-    """The fork server: preload, then fork one provider process per launcher that connects."""
+    """The fork server: preload, then fork one provider process per launcher that connects.
+
+    It stops when its stdin closes: the test that started it is gone.
+    """
     for module in PRELOAD:
         __import__(module)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they exit
@@ -125,6 +129,11 @@ def serve_forks(socket_path: str) -> None:
     listener.listen(64)
     print("ready", flush=True)
     while True:
+        readable, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in readable and not os.read(sys.stdin.fileno(), 1):
+            return
+        if listener not in readable:
+            continue
         connection, _ = listener.accept()
         data, fds, _, _ = socket.recv_fds(connection, 1 << 16, 5)
         size = int.from_bytes(data[:4], "big")
@@ -186,6 +195,7 @@ def provider_launcher(workdir: Path) -> Iterator[str]:
         socket_path = str(Path(short) / "forks")
         server = subprocess.Popen(
             [sys.executable, "-c", f"import test_fault_campaign as c; c.serve_forks({socket_path!r})"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
