@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench campaign lint clean
+.PHONY: demo test bench campaign lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,10 @@ CAMPAIGN_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 campaign: $(STAMP)
 	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) $(BIN)/python -m pytest -q tests/test_fault_campaign.py
 
-test-all: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m ""
+# Static checks: ruff (errors, imports, likely bugs) and mypy over the typed package.
+lint: $(STAMP)
+	$(BIN)/ruff check pulumi_astrokeys tests benchmarks examples
+	$(BIN)/mypy pulumi_astrokeys
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

@@ -7,8 +7,8 @@ for support), and what to do next. None contains a secret.
 from __future__ import annotations
 
 from ._errors import (
-    AstroAPIError,
     APIStatusError,
+    AstroAPIError,
     ForbiddenError,
     InvalidRequestError,
     NetworkError,

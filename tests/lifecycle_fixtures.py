@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from toy_provider import CLOUD_ENV, ToyCloud
 
 from pulumi_astrokeys.testing.lifecycle import Stack
-from toy_provider import CLOUD_ENV, ToyCloud
 
 API_KEY = "toy-api-key-0f3c9a"
 PASSPHRASE = "correct horse battery staple"

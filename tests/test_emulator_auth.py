@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
+from spec import validate_response
 
 from pulumi_astrokeys.testing.emulator import Emulator
-from spec import validate_response
 
 TOKENS = "/organizations/{organizationId}/tokens"
 DEPLOYMENT = "/organizations/{organizationId}/deployments/{deploymentId}"

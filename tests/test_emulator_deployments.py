@@ -7,9 +7,9 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+from spec import request_validator, validate_response
 
 from pulumi_astrokeys.testing.emulator import Emulator
-from spec import request_validator, validate_response
 
 DEPLOYMENTS = "/organizations/{organizationId}/deployments"
 DEPLOYMENT = "/organizations/{organizationId}/deployments/{deploymentId}"

@@ -7,10 +7,10 @@ from typing import Any, Coroutine, TypeVar
 
 import httpx
 import pytest
+from spec import schema_validator
 
 from pulumi_astrokeys.emulator.app import create_app
 from pulumi_astrokeys.testing.emulator import Emulator
-from spec import schema_validator
 
 T = TypeVar("T")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from spec import schema_validator, validate_response
 
 from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
-from spec import schema_validator, validate_response
 
 TOKENS = "/organizations/{organizationId}/tokens"
 CREATE_PATH = r"/tokens$"

@@ -40,13 +40,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import schemathesis
+from conftest import require_spec
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-
-from conftest import require_spec
-from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
 from spec import validate_response
+
+from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
 
 # Operation IDs in the official spec, as the emulator serves them.
 OPERATIONS = (

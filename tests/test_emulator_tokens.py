@@ -8,10 +8,10 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+from spec import validate_response
 
 from pulumi_astrokeys.emulator.clock import parse_timestamp
 from pulumi_astrokeys.testing.emulator import Emulator
-from spec import validate_response
 
 TOKENS = "/organizations/{organizationId}/tokens"
 TOKEN = "/organizations/{organizationId}/tokens/{tokenId}"

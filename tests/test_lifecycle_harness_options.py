@@ -6,10 +6,10 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from lifecycle_fixtures import ToyWorld, toy, urn  # noqa: F401 - fixture
-from pulumi_astrokeys.testing.lifecycle import LifecycleError, PassphraseError, render
+from lifecycle_fixtures import ToyWorld, urn
 from toy_provider import Thing
+
+from pulumi_astrokeys.testing.lifecycle import LifecycleError, PassphraseError, render
 
 
 def one_thing(spec: dict[str, Any], opts: dict[str, Any]):

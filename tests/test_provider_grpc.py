@@ -17,7 +17,11 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.lifecycle import UNKNOWN, Secret
-from pulumi_astrokeys.testing.lifecycle.provider_client import DynamicProviderProcess, ProviderError, provider_environment
+from pulumi_astrokeys.testing.lifecycle.provider_client import (
+    DynamicProviderProcess,
+    ProviderError,
+    provider_environment,
+)
 
 URN = "urn:pulumi:dev::demo::pulumi-python:dynamic/astrokeys:DeploymentApiKey::ci"
 PROVIDER_BLOB = serialize_provider(DeploymentApiKeyProvider())

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from real_cli_support import RealProject, is_encrypted_secret, missing_requirements
 
 from pulumi_astrokeys.testing.emulator import Emulator
-from real_cli_support import RealProject, is_encrypted_secret, missing_requirements
 
 _MISSING = missing_requirements()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"real Pulumi CLI scenarios: {_MISSING}")

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from pulumi.runtime.proto import provider_pb2
 
-from .monitor import MonitorError, Registration, RegisterResult
+from .monitor import MonitorError, RegisterResult, Registration
 from .props import (
     PropertyMap,
     changed_keys,

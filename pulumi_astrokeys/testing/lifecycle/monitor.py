@@ -16,7 +16,6 @@ from typing import Any, Optional, Protocol
 
 import grpc
 from google.protobuf import empty_pb2
-
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import (
     engine_pb2,

@@ -22,7 +22,6 @@ from typing import Any, Mapping, Optional, Sequence
 
 import grpc
 from google.protobuf import struct_pb2
-
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from .props import PropertyMap, Secret, annotate_secrets, from_struct, to_struct
@@ -168,7 +167,7 @@ class DynamicProviderProcess:
         try:
             return getattr(stub, method)(request)
         except grpc.RpcError as exn:
-            detail = exn.details() or str(exn)  # type: ignore[attr-defined]
+            detail = exn.details() or str(exn)
             raise ProviderError(method, urn, clean_error_message(detail), detail) from None
 
     def configure(self, config: Mapping[str, str], secret_keys: Sequence[str]) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .props import SECRET_SIG, SIG_KEY, UNKNOWN, Secret, to_plain, _from_plain
+from .props import SECRET_SIG, SIG_KEY, UNKNOWN, Secret, _from_plain, to_plain
 
 #: PBKDF2 rounds used by Pulumi's passphrase secrets manager.
 DEFAULT_KDF_ITERATIONS = 1_000_000
