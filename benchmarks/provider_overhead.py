@@ -25,8 +25,6 @@ from typing import Any
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
-from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle.provider_client import DynamicProviderProcess, provider_environment
 
 from ._common import Figure, emulator_process, median, note, quick, report
 
@@ -37,22 +35,6 @@ ITERATION_SECONDS = 0.25
 WARM_UP = 5
 # A modest round trip to a cloud API from a CI runner; the real API is often slower.
 NETWORK_LATENCY = 0.02
-
-
-def _provider(emulator: Emulator) -> DynamicProviderProcess:
-    env = provider_environment({}, "astrokeys-bench", "bench", "organization")
-    for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
-        env.pop(var, None)
-    process = DynamicProviderProcess(env)
-    process.configure(
-        {
-            "astrokeys:host": emulator.host,
-            "astrokeys:apiToken": emulator.api_token,
-            "astrokeys:organizationId": emulator.organization_id,
-        },
-        secret_keys=["astrokeys:apiToken"],
-    )
-    return process
 
 
 def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
@@ -78,7 +60,7 @@ def _run(*, latency: float, label: str) -> list[Figure]:
         deployment = emulator.deployment_ids[0]
         if latency:
             emulator.inject_fault("*", r"^/v1/", action="delay", delay_seconds=latency, count=10**9)
-        provider = _provider(emulator)
+        provider = emulator.provider_process("astrokeys-bench", "bench")
         bare = emulator.client()
         try:
 

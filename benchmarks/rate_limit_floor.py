@@ -44,8 +44,8 @@ def stack_for(emulator: Emulator, program: Any, state_file: Path, **options: Any
         state_file=state_file,
         project=PROJECT,
         stack_name="bench",
-        config={"astrokeys:host": emulator.host, "astrokeys:organizationId": emulator.organization_id},
-        secret_config={"astrokeys:apiToken": emulator.api_token},
+        config=emulator.stack_config(),
+        secret_config=emulator.secret_stack_config(),
         passphrase="bench-passphrase",
         **options,
     )

@@ -23,8 +23,7 @@ LATE = 2.0  # seconds the committed answer is held back: well past the timeout
 
 def settings(emulator: Emulator) -> dict[str, str]:
     return {
-        "astrokeys:host": emulator.host,
-        "astrokeys:organizationId": emulator.organization_id,
+        **emulator.stack_config(),
         "astrokeys:requestTimeout": TIMEOUT,
         "astrokeys:retryBackoff": "0.01",
     }

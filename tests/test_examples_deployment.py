@@ -24,13 +24,7 @@ def configured(config: dict[str, str]) -> DeploymentProvider:
 
 @pytest.fixture
 def provider(emulator: Any) -> DeploymentProvider:
-    return configured(
-        {
-            "astrokeys:host": emulator.host,
-            "astrokeys:apiToken": emulator.api_token,
-            "astrokeys:organizationId": emulator.organization_id,
-        }
-    )
+    return configured({**emulator.stack_config(), **emulator.secret_stack_config()})
 
 
 def deployment_exists(emulator: Any, deployment_id: str) -> bool:

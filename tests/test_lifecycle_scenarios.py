@@ -53,11 +53,10 @@ class World:
             project=project,
             stack_name=STACK,
             config={
-                "astrokeys:host": self.emulator.host,
-                "astrokeys:organizationId": self.emulator.organization_id,
+                **self.emulator.stack_config(),
                 **{f"{project}:{key}": value for key, value in config.items()},
             },
-            secret_config={"astrokeys:apiToken": self.emulator.api_token},
+            secret_config=self.emulator.secret_stack_config(),
             # No ASTRO_* variables: the credentials come from the stack config only.
             env={},
             passphrase=PASSPHRASE,

@@ -33,8 +33,8 @@ def stack_for(emulator: Any, tmp_path: Path, program: Any) -> Stack:
         state_file=tmp_path / "state.json",
         project="lookups",
         stack_name="dev",
-        config={"astrokeys:host": emulator.host, "astrokeys:organizationId": emulator.organization_id},
-        secret_config={"astrokeys:apiToken": emulator.api_token},
+        config=emulator.stack_config(),
+        secret_config=emulator.secret_stack_config(),
         passphrase="lookups",
         kdf_iterations=1000,
     )

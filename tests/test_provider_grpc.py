@@ -20,7 +20,6 @@ from pulumi_astrokeys.testing.lifecycle import UNKNOWN, Secret
 from pulumi_astrokeys.testing.lifecycle.provider_client import (
     DynamicProviderProcess,
     ProviderError,
-    provider_environment,
 )
 
 URN = "urn:pulumi:dev::demo::pulumi-python:dynamic/astrokeys:DeploymentApiKey::ci"
@@ -29,18 +28,7 @@ PROVIDER_BLOB = serialize_provider(DeploymentApiKeyProvider())
 
 @pytest.fixture
 def server(emulator: Any) -> Iterator[DynamicProviderProcess]:
-    env = provider_environment({}, "demo", "dev", "organization")
-    for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
-        env.pop(var, None)  # credentials come from the stack config only
-    process = DynamicProviderProcess(env)
-    process.configure(
-        {
-            "astrokeys:host": emulator.host,
-            "astrokeys:apiToken": emulator.api_token,
-            "astrokeys:organizationId": emulator.organization_id,
-        },
-        secret_keys=["astrokeys:apiToken"],
-    )
+    process = emulator.provider_process("demo", "dev")  # credentials from stack config only
     yield process
     process.close()
 

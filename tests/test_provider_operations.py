@@ -16,12 +16,7 @@ from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
 
 def configured_provider(emulator: Any, **overrides: str) -> DeploymentApiKeyProvider:
-    config = {
-        "astrokeys:host": emulator.host,
-        "astrokeys:apiToken": emulator.api_token,
-        "astrokeys:organizationId": emulator.organization_id,
-    }
-    config.update(overrides)
+    config = {**emulator.stack_config(), **emulator.secret_stack_config(), **overrides}
     provider = DeploymentApiKeyProvider()
     provider.configure(ConfigureRequest(Config(config, "test")))
     return provider

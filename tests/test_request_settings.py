@@ -71,9 +71,8 @@ def test_a_value_out_of_range_names_the_setting_and_how_to_set_it(key: str, valu
 
 def configured_provider(emulator: Emulator, **tuning: str) -> DeploymentApiKeyProvider:
     config = {
-        "astrokeys:host": emulator.host,
-        "astrokeys:apiToken": emulator.api_token,
-        "astrokeys:organizationId": emulator.organization_id,
+        **emulator.stack_config(),
+        **emulator.secret_stack_config(),
         "astrokeys:retryBackoff": "0.01",
         **tuning,
     }
