@@ -7,6 +7,7 @@ from typing import Iterator
 
 import pytest
 
+from pulumi_astrokeys._settings import AstroSettings, resolve_settings
 from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
 
 # The lifecycle harness's toy-cloud fixtures (`toy`), for every test module that wants them.
@@ -22,6 +23,14 @@ def require_spec() -> Path:
     if not SPEC_PATH.is_file():
         pytest.skip(f"the official Astro API spec folder is absent: {SPEC_DIR}")
     return SPEC_PATH
+
+
+@pytest.fixture
+def settings(emulator: Emulator) -> AstroSettings:
+    """Client settings for the emulator, taken from nothing but these arguments."""
+    return resolve_settings(
+        host=emulator.host, api_token=emulator.api_token, organization_id=emulator.organization_id, environ={}
+    )
 
 
 @pytest.fixture

@@ -11,17 +11,10 @@ from pydantic import SecretStr
 
 from pulumi_astrokeys._client import AstroClient, RetryPolicy
 from pulumi_astrokeys._errors import NotFoundError
-from pulumi_astrokeys._settings import AstroSettings, resolve_settings
+from pulumi_astrokeys._settings import AstroSettings
 from pulumi_astrokeys.testing.emulator import Emulator
 
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
-
-
-@pytest.fixture
-def settings(emulator: Emulator) -> AstroSettings:
-    return resolve_settings(
-        host=emulator.host, api_token=emulator.api_token, organization_id=emulator.organization_id, environ={}
-    )
 
 
 @pytest.fixture

@@ -32,13 +32,6 @@ MISSING_ID = "c" + "0" * 24
 
 
 @pytest.fixture
-def settings(emulator: Emulator) -> AstroSettings:
-    return resolve_settings(
-        host=emulator.host, api_token=emulator.api_token, organization_id=emulator.organization_id, environ={}
-    )
-
-
-@pytest.fixture
 def client(settings: AstroSettings) -> AstroClient:
     return AstroClient(settings, retry=ONCE, rate_limits=None)
 

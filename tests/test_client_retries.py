@@ -29,13 +29,6 @@ ONE_TOKEN = r"/tokens/c[a-z0-9]{24}$"
 
 
 @pytest.fixture
-def settings(emulator: Emulator) -> AstroSettings:
-    return resolve_settings(
-        host=emulator.host, api_token=emulator.api_token, organization_id=emulator.organization_id, environ={}
-    )
-
-
-@pytest.fixture
 def client(settings: AstroSettings) -> AstroClient:
     return AstroClient(settings, retry=FAST, rate_limits=None)
 

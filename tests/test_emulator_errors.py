@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Coroutine, TypeVar
-
 import httpx
 import pytest
+from asyncio_support import run_on_private_loop
 from spec import schema_validator
 
 from pulumi_astrokeys.emulator.app import create_app
 from pulumi_astrokeys.testing.emulator import Emulator
-
-T = TypeVar("T")
-
-
-def run_on_private_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on its own loop: ``asyncio.run`` would leave this thread with no
-    current loop, which breaks later tests that expect one (Pulumi's mocks do)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 def assert_json_error(response: httpx.Response, status: int) -> dict:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
-from typing import Any, Coroutine, TypeVar
+
+from asyncio_support import run_on_private_loop
 
 from pulumi_astrokeys.emulator.ids import ID_PATTERN, is_id, new_id
 from pulumi_astrokeys.emulator.middleware import drop_connection
 from pulumi_astrokeys.emulator.ratelimit import RateLimiter, RateLimits
-
-T = TypeVar("T")
-
-
-def run_on_private_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on its own loop: ``asyncio.run`` would leave this thread with no
-    current loop, which breaks later tests that expect one (Pulumi's mocks do)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 def test_ids_are_cuid_v1_shaped_and_unique() -> None:
