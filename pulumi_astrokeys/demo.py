@@ -92,10 +92,8 @@ def _emulator(workdir: Path) -> Iterator[dict[str, Any]]:
     )
     _banner(f"The local Astro API emulator is listening on {bootstrap['host']}")
     print(f"Organization {bootstrap['organizationId']}, Deployments {', '.join(bootstrap['deploymentIds'])}")
-    print("To point your own program at it, export (the token is masked here; it is in emulator.json):")
-    print(f"  export ASTRO_API_HOST={bootstrap['host']}")
-    print(f"  export ASTRO_ORGANIZATION_ID={bootstrap['organizationId']}")
-    print(f"  export ASTRO_API_TOKEN=$(python -c 'import json; print(json.load(open(\"{workdir}/emulator.json\"))[\"apiToken\"])')")
+    print("It stops when the demo ends. To run your own programs against one, start it yourself:")
+    print("  astrokeys-emulator --bootstrap-file .emulator.json   # prints the ASTRO_API_* export lines")
     try:
         yield bootstrap
     finally:
