@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from importlib.metadata import version
 
 import httpx
@@ -171,3 +172,11 @@ def test_the_server_sees_a_user_agent_naming_the_package_and_its_version(
         assert product == f"pulumi-astrokeys/{version('pulumi-astrokeys')}"
         assert request.headers["Authorization"] == f"Bearer {emulator.api_token}"
         assert all(limit is not None for limit in request.extensions["timeout"].values())
+
+
+def test_the_client_learns_the_servers_clock_from_its_answers(emulator: Emulator, client: AstroClient) -> None:
+    # Stray tokens of a lost create are told apart by the API's timestamps, so the client
+    # must compare them with the server's clock, not this machine's.
+    server_now = datetime.fromisoformat(emulator.advance_clock(3 * 3600).replace("Z", "+00:00"))
+    client.get_deployment(emulator.deployment_ids[0])
+    assert abs((client.server_time() - server_now).total_seconds()) < 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -181,6 +182,15 @@ def test_tokens_created_after_advancing_the_clock_carry_the_new_time(emulator: E
     with emulator.client() as owner:
         created = owner.post("/tokens", json=token_request(emulator)).json()
     assert created["createdAt"][:10] == now[:10]
+
+
+def test_the_date_header_follows_the_emulator_clock(emulator: Emulator) -> None:
+    now = emulator.advance_clock(400 * 86_400)
+    with emulator.client() as owner:
+        response = owner.get("/deployments")
+    served = parsedate_to_datetime(response.headers["Date"])
+    assert served.strftime("%Y-%m-%d") == now[:10]
+    assert len(response.headers.get_list("Date")) == 1
 
 
 def test_rate_limits_answer_429_with_retry_after_per_token_and_method() -> None:

@@ -15,9 +15,11 @@ import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass
+from email.utils import format_datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .clock import Clock
 from .errors import default_message, error_body, json_bytes
 from .faults import Fault
 from .state import CONTEXT_KEY, EmulatorState, RequestContext
@@ -96,7 +98,7 @@ class EmulatorMiddleware:
         scope[CONTEXT_KEY] = context
         path: str = scope["path"]
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            tagged = self._tagged(send, context, _Outcome())
+            tagged = self._tagged(send, context, _Outcome(), self.state.clock)
             if not _is_loopback(scope):
                 await send_error(tagged, 403, "the control surface answers loopback clients only", context.request_id)
                 return
@@ -108,7 +110,7 @@ class EmulatorMiddleware:
         method: str = scope["method"]
         fault = self.state.faults.take(method, scope["path"])
         outcome = _Outcome()
-        tagged = self._tagged(send, context, outcome)
+        tagged = self._tagged(send, context, outcome, self.state.clock)
         try:
             await self._apply(fault, scope, receive, send, tagged, context, outcome)
         finally:
@@ -144,15 +146,18 @@ class EmulatorMiddleware:
             raise ValueError(fault.action)
 
     @staticmethod
-    def _tagged(send: Send, context: RequestContext, outcome: _Outcome) -> Send:
-        """``send`` that stamps ``X-Request-Id`` on the answer and notes its status."""
+    def _tagged(send: Send, context: RequestContext, outcome: _Outcome, clock: Clock) -> Send:
+        """``send`` that stamps ``X-Request-Id`` and the emulator clock's ``Date`` on the answer,
+        and notes its status. Clients compare token timestamps with ``Date``, so both follow
+        the same (movable) clock."""
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 outcome.status = message["status"]
                 outcome.started = True
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"x-request-id", b"date")]
                 headers.append((b"x-request-id", context.request_id.encode()))
+                headers.append((b"date", format_datetime(clock.now(), usegmt=True).encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

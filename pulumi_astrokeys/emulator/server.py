@@ -229,6 +229,7 @@ class EmulatorServer:
             lifespan="off",
             proxy_headers=False,
             server_header=False,
+            date_header=False,  # the middleware sends the emulator clock's Date
             access_log=False,
             log_config=None,
             log_level=self.log_level,
