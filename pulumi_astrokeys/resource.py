@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from typing import Any, Optional, overload
 
 import pulumi
 import pulumi.dynamic
 
+from ._pickling import pickler_restored
 from .provider import OUTPUT_NAMES, DeploymentApiKeyProvider
 
 __all__ = ["DeploymentApiKey", "DeploymentApiKeyArgs"]
@@ -224,19 +224,13 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     def _register(self, resource_name: str, inputs: dict[str, Any], opts: Optional[pulumi.ResourceOptions]) -> None:
         props = dict(inputs, **{output: None for output in OUTPUT_NAMES})
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
-        # pulumi.dynamic's serialize_provider wraps pickle._Pickler._batch_setitems anew on
-        # every call and never unwraps it: each dynamic resource adds a frame to all later
-        # pickling, and a program of about 960 keys dies of RecursionError. Unwrap it again.
-        batch_setitems = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
-        try:
+        with pickler_restored():
             super().__init__(
                 DeploymentApiKeyProvider(),
                 resource_name,
                 props,
                 pulumi.ResourceOptions.merge(opts, secret_opts),
             )
-        finally:
-            pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]
 
     @staticmethod
     def get(

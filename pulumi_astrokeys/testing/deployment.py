@@ -37,6 +37,7 @@ from pulumi.dynamic import (
 )
 
 from .._inputs import is_unknown
+from .._pickling import pickler_restored
 from ..provider import AstroResourceProvider, _runtime, _user_facing
 
 if TYPE_CHECKING:
@@ -198,4 +199,5 @@ class Deployment(pulumi.dynamic.Resource, module="astrokeys", name="Deployment")
             "name": resource_name if name is None else name,
         }
         props.update({output: None for output in OUTPUT_NAMES})
-        super().__init__(DeploymentProvider(), resource_name, props, opts)
+        with pickler_restored():
+            super().__init__(DeploymentProvider(), resource_name, props, opts)
