@@ -167,13 +167,14 @@ class _CliRun:
         for key, value in config.items():
             self.set_config(key, value)
         for key, value in secret_config.items():
-            self._pulumi("config", "set", "--secret", key, value, quiet=True)
+            # Piped in, not passed as an argument, so the token never shows in the process list.
+            self._pulumi("config", "set", "--secret", key, quiet=True, stdin=value)
 
-    def _pulumi(self, *args: str, quiet: bool = False) -> None:
+    def _pulumi(self, *args: str, quiet: bool = False, stdin: str | None = None) -> None:
         command = ["pulumi", *args, "--cwd", str(REPO_ROOT), "--stack", STACK, "--config-file", str(self._config_file)]
         if args[:2] == ("stack", "init"):
             command = ["pulumi", *args, "--cwd", str(REPO_ROOT)]
-        output = subprocess.run(command, env=self._env, text=True, capture_output=quiet)
+        output = subprocess.run(command, env=self._env, text=True, capture_output=quiet, input=stdin)
         if output.returncode != 0:
             raise SystemExit(f"`pulumi {args[0]}` failed" + (f": {output.stderr.strip()}" if quiet else ""))
 
