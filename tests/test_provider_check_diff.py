@@ -182,3 +182,11 @@ def test_update_refuses_and_changes_nothing(provider: DeploymentApiKeyProvider) 
 
     with pytest.raises(KeyOperationError, match="immutable"):
         provider.update("id", stored(), checked(provider, description="x"))
+
+
+def test_get_registers_every_input_the_model_knows() -> None:
+    # resource.py keeps its own tuple so a program never imports pydantic; it must not drift.
+    from pulumi_astrokeys import resource
+    from pulumi_astrokeys._inputs import INPUT_NAMES
+
+    assert resource._INPUT_NAMES == INPUT_NAMES
