@@ -115,7 +115,7 @@ class AstroClient:
         self._retry = retry
         if rate_limits is None:
             self._limiter: Optional[RateLimiter] = None
-        elif rate_limits is DOCUMENTED_LIMITS:
+        elif dict(rate_limits) == dict(DOCUMENTED_LIMITS):  # one pacing per token for the whole process
             self._limiter = _shared_limiter
         else:
             self._limiter = RateLimiter(rate_limits)
