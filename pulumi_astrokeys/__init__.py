@@ -28,7 +28,7 @@ from ._errors import (
     UnauthorizedError,
 )
 from ._version import __version__
-from .lookups import DeploymentApiKeyInfo, list_deployment_api_keys, list_deployment_api_keys_output
+from .lookups import CreatedBy, DeploymentApiKeyInfo, list_deployment_api_keys, list_deployment_api_keys_output
 from .provider import DeploymentApiKeyProvider
 from .resource import DeploymentApiKey, DeploymentApiKeyArgs
 
@@ -44,6 +44,7 @@ __all__ = [
     "AstroKeysError",
     "AstroSettings",
     "ConfigurationError",
+    "CreatedBy",
     "DeploymentApiKey",
     "DeploymentApiKeyArgs",
     "DeploymentApiKeyInfo",

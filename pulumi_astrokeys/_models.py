@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ApiToken",
     "ApiTokenRole",
     "ApiTokensPage",
+    "BasicSubjectProfile",
     "Deployment",
     "DeploymentsPage",
     "FieldValidationError",
@@ -46,6 +47,16 @@ class ApiTokenRole(_ApiModel):
     deployment_id: Optional[str] = None
 
 
+class BasicSubjectProfile(_ApiModel):
+    """Who made or changed something: a user, or an API token (``subjectType: SERVICEKEY``)."""
+
+    id: str
+    subject_type: Optional[str] = None
+    api_token_name: Optional[str] = None
+    username: Optional[str] = None
+    full_name: Optional[str] = None
+
+
 class ApiToken(_ApiModel):
     """An Astro API token. ``token`` (the secret) is present only in the answer to a create or rotate."""
 
@@ -62,8 +73,17 @@ class ApiToken(_ApiModel):
     expiry_period_in_days: Optional[int] = None
     last_used_at: Optional[str] = None
     last_rotated_at: Optional[str] = None
+    created_by: Optional[BasicSubjectProfile] = None
     roles: list[ApiTokenRole] = Field(default_factory=list)
     token: Optional[SecretStr] = None
+
+    @field_validator("created_by", mode="before")
+    @classmethod
+    def _profile_or_none(cls, value: object) -> object:
+        # Audit metadata only: a profile without its ID must not make the token unreadable.
+        if isinstance(value, dict) and isinstance(value.get("id"), str):
+            return value
+        return None
 
     def role_on(self, entity_id: str) -> Optional[str]:
         """The role this token holds on the given entity, if any."""

@@ -15,7 +15,32 @@ import pulumi
 if TYPE_CHECKING:
     from ._models import ApiToken
 
-__all__ = ["DeploymentApiKeyInfo", "list_deployment_api_keys", "list_deployment_api_keys_output"]
+__all__ = [
+    "CreatedBy",
+    "DeploymentApiKeyInfo",
+    "list_deployment_api_keys",
+    "list_deployment_api_keys_output",
+]
+
+
+@dataclass(frozen=True)
+class CreatedBy:
+    """Who created a key, as the Astro API records it (its ``BasicSubjectProfile``).
+
+    ``subject_type`` is ``SERVICEKEY`` when an API token created the key (then
+    ``api_token_name`` is that token's name and ``id`` its ID) and ``USER`` for a person.
+    """
+
+    id: str
+    subject_type: Optional[str] = None
+    api_token_name: Optional[str] = None
+    username: Optional[str] = None
+    full_name: Optional[str] = None
+
+    @property
+    def display_name(self) -> str:
+        """A short label for tables: the API token's name or the user's name, else the ID."""
+        return self.api_token_name or self.username or self.full_name or self.id
 
 
 @dataclass(frozen=True)
@@ -32,6 +57,12 @@ class DeploymentApiKeyInfo:
     start_at: str
     end_at: Optional[str]
     expiry_period_in_days: Optional[int]
+    last_used_at: Optional[str] = None
+    """When the key last authenticated a request, ``YYYY-MM-DDTHH:MM:SSZ``; ``None``: never (as far as Astro knows)."""
+    created_by: Optional[CreatedBy] = None
+    """Who created the key; ``None`` when the API does not say."""
+    kind: str = "STANDARD"
+    """The token kind: ``STANDARD`` or ``DIRECT_ACCESS``."""
 
     @classmethod
     def from_token(cls, token: ApiToken, deployment_id: str) -> DeploymentApiKeyInfo:
@@ -47,6 +78,9 @@ class DeploymentApiKeyInfo:
             start_at=token.start_at,
             end_at=token.end_at,
             expiry_period_in_days=token.expiry_period_in_days,
+            last_used_at=token.last_used_at,
+            created_by=None if token.created_by is None else CreatedBy(**token.created_by.model_dump()),
+            kind=token.kind,
         )
 
 

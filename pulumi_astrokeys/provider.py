@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -31,8 +31,9 @@ from pulumi.dynamic import (
 
 if TYPE_CHECKING:
     from ._client import AstroClient
+    from ._models import ApiToken
 
-__all__ = ["AstroResourceProvider", "DeploymentApiKeyProvider", "OUTPUT_NAMES"]
+__all__ = ["AstroResourceProvider", "DeploymentApiKeyProvider", "LOOKUP_OUTPUT_NAMES", "OUTPUT_NAMES"]
 
 OUTPUT_NAMES: tuple[str, ...] = (
     "key_id",
@@ -44,6 +45,42 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "end_at",
 )
 """Properties the provider computes; the inputs are echoed beside them."""
+
+LOOKUP_OUTPUT_NAMES: tuple[str, ...] = ("last_used_at", "created_by", "kind")
+"""Audit metadata that only a lookup (``DeploymentApiKey.get``) returns, never a managed key:
+``last_used_at`` changes with every use and would make each refresh rewrite the state."""
+
+
+def lookup_outputs(token: ApiToken) -> dict[str, Any]:
+    """The :data:`LOOKUP_OUTPUT_NAMES` of a token: when it was last used, who created it, its kind."""
+    created_by = None
+    if token.created_by is not None:
+        created_by = {k: v for k, v in token.created_by.model_dump().items() if v is not None}
+    return {"last_used_at": token.last_used_at, "created_by": created_by, "kind": token.kind}
+
+
+def _is_lookup(props: Mapping[str, Any]) -> bool:
+    """Whether a read comes from ``DeploymentApiKey.get`` rather than a managed key's refresh.
+
+    A managed key's state always holds its ``deployment_id`` and never ``kind``; a lookup
+    starts from no properties at all, and a lookup's own refresh from its earlier outputs.
+    """
+    return "kind" in props or not props.get("deployment_id")
+
+
+class _TokenRecorder:
+    """The client, keeping the token its ``get_token`` returned (so a lookup reads the key once)."""
+
+    def __init__(self, client: AstroClient) -> None:
+        self._client = client
+        self.token: Optional[ApiToken] = None
+
+    def get_token(self, token_id: str) -> ApiToken:
+        self.token = self._client.get_token(token_id)
+        return self.token
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 class AstroResourceProvider(ResourceProvider):
@@ -94,10 +131,20 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         return _user_facing(lambda: create_key(_runtime.client(), props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh the key's metadata, keeping the secret from the state; a gone key reads as empty."""
+        """Refresh the key's metadata, keeping the secret from the state; a gone key reads as empty.
+
+        A lookup (``DeploymentApiKey.get``) also gets :data:`LOOKUP_OUTPUT_NAMES`; a managed
+        key's refresh never does, so they never enter its state or its diff.
+        """
         from ._operations import read_key
 
-        return _user_facing(lambda: read_key(_runtime.client(), id_, props))
+        if not _is_lookup(props):
+            return _user_facing(lambda: read_key(_runtime.client(), id_, props))
+        recorder = _TokenRecorder(_runtime.client())
+        result: ReadResult = _user_facing(lambda: read_key(cast("AstroClient", recorder), id_, props))
+        if result.id and recorder.token is not None and result.outs is not None:
+            result.outs.update(lookup_outputs(recorder.token))
+        return result
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         """Never reached: every change replaces the key. Fails without changing anything."""

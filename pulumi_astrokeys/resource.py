@@ -9,7 +9,7 @@ import pulumi
 import pulumi.dynamic
 
 from ._pickling import pickler_restored
-from .provider import OUTPUT_NAMES, DeploymentApiKeyProvider
+from .provider import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, DeploymentApiKeyProvider
 
 __all__ = ["DeploymentApiKey", "DeploymentApiKeyArgs"]
 
@@ -154,6 +154,13 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     """When the key became valid, ``YYYY-MM-DDTHH:MM:SSZ``."""
     end_at: pulumi.Output[Optional[str]]
     """When the key expires, ``YYYY-MM-DDTHH:MM:SSZ``, or ``None`` when it never expires."""
+    last_used_at: pulumi.Output[Optional[str]]
+    """Lookups only (:meth:`get`): when the key last authenticated a request, or ``None`` if never."""
+    created_by: pulumi.Output[Optional[Mapping[str, str]]]
+    """Lookups only (:meth:`get`): who created the key, ``id``, ``subject_type`` (``SERVICEKEY`` for an
+    API token, ``USER`` for a person) and ``api_token_name`` or ``username``/``full_name``."""
+    kind: pulumi.Output[str]
+    """Lookups only (:meth:`get`): the token kind, ``STANDARD`` or ``DIRECT_ACCESS``."""
 
     @overload
     def __init__(
@@ -221,8 +228,14 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
             opts,
         )
 
-    def _register(self, resource_name: str, inputs: dict[str, Any], opts: Optional[pulumi.ResourceOptions]) -> None:
-        props = dict(inputs, **{output: None for output in OUTPUT_NAMES})
+    def _register(
+        self,
+        resource_name: str,
+        inputs: dict[str, Any],
+        opts: Optional[pulumi.ResourceOptions],
+        outputs: tuple[str, ...] = OUTPUT_NAMES,
+    ) -> None:
+        props = dict(inputs, **{output: None for output in outputs})
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
         with pickler_restored():
             super().__init__(
@@ -239,12 +252,18 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> DeploymentApiKey:
         """Look up an existing key's metadata by its key ID. Its ``secret`` is not available
-        (the Astro API shows a key's value only once, when it is created).
+        (the Astro API shows a key's value only once, when it is created). Besides the outputs of
+        a managed key, a looked-up key has ``last_used_at``, ``created_by`` and ``kind``.
 
         :param resource_name: The unique name of the resulting resource.
         :param id: The key ID (the Astro API token ID).
         :param opts: Options for the resource.
         """
         key = DeploymentApiKey.__new__(DeploymentApiKey)
-        key._register(resource_name, dict.fromkeys(_INPUT_NAMES), pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        key._register(
+            resource_name,
+            dict.fromkeys(_INPUT_NAMES),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
+            OUTPUT_NAMES + LOOKUP_OUTPUT_NAMES,
+        )
         return key

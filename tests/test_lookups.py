@@ -93,3 +93,57 @@ def test_get_and_list_in_a_program_read_metadata_and_change_nothing(emulator: An
 
     stack.destroy()
     assert {t["id"] for t in emulator.list_all_tokens()} == before, "a looked-up key is never deleted"
+
+
+def test_list_tells_when_a_key_was_last_used_who_created_it_and_its_kind(emulator: Any) -> None:
+    deployment = emulator.deployment_ids[0]
+    used = make_token(emulator, deployment, "used")
+    unused = make_token(emulator, deployment, "unused")
+    with emulator.client(used["token"]) as http:
+        assert http.get(f"/deployments/{deployment}").status_code == 200
+
+    keys = {
+        k.name: k
+        for k in list_deployment_api_keys(
+            deployment, host=emulator.host, api_token=emulator.api_token, organization_id=emulator.organization_id
+        )
+    }
+
+    assert keys["used"].last_used_at is not None and keys["used"].last_used_at >= used["createdAt"]
+    assert keys["unused"].last_used_at is None
+    creator = keys["unused"].created_by
+    assert creator is not None and creator.id == unused["createdBy"]["id"]
+    assert creator.subject_type == "SERVICEKEY" and creator.display_name == unused["createdBy"]["apiTokenName"]
+    assert {k.kind for k in keys.values()} == {"STANDARD"}
+
+
+def test_get_adds_audit_metadata_but_a_managed_key_keeps_none_in_its_state(emulator: Any, tmp_path: Path) -> None:
+    deployment = emulator.deployment_ids[0]
+    existing = make_token(emulator, deployment, "made-by-hand")
+    with emulator.client(existing["token"]) as http:
+        assert http.get(f"/deployments/{deployment}").status_code == 200
+
+    def program() -> None:
+        found = DeploymentApiKey.get("existing", existing["id"])
+        pulumi.export("last_used_at", found.last_used_at)
+        pulumi.export("created_by", found.created_by)
+        pulumi.export("kind", found.kind)
+        DeploymentApiKey("managed", deployment_id=deployment)
+
+    stack = stack_for(emulator, tmp_path, program)
+    result = stack.up()
+
+    assert result.outputs["last_used_at"] >= existing["createdAt"]
+    assert result.outputs["created_by"] == {
+        "id": existing["createdBy"]["id"],
+        "subject_type": "SERVICEKEY",
+        "api_token_name": existing["createdBy"]["apiTokenName"],
+    }
+    assert result.outputs["kind"] == "STANDARD"
+    managed = next(r for r in stack.resources() if r.name == "managed")
+    assert not {"last_used_at", "created_by", "kind"} & set(managed.outputs)
+
+    stack.refresh()
+    managed = next(r for r in stack.resources() if r.name == "managed")
+    assert not {"last_used_at", "created_by", "kind"} & set(managed.outputs), "a refresh adds nothing that changes"
+    stack.destroy()
