@@ -103,3 +103,16 @@ def test_a_body_over_one_mebibyte_is_a_json_413(emulator: Emulator) -> None:
         response = owner.post("/tokens", content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}')
     assert_json_error(response, 413)
     assert len(emulator.list_all_tokens()) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"name": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001],
+    ids=["arrays", "objects"],
+)
+def test_a_deeply_nested_body_is_400_with_field_errors_not_a_crash(emulator: Emulator, content: bytes) -> None:
+    with emulator.client() as owner:
+        response = owner.post("/tokens", content=content, headers={"content-type": "application/json"})
+    body = assert_json_error(response, 400)
+    assert body["fieldErrors"][0]["field"] == "body" and "nested" in body["message"]
+    assert len(emulator.list_all_tokens()) == 1

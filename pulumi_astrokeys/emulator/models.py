@@ -183,3 +183,7 @@ def parse_body(raw: bytes) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         message = f"malformed JSON: {exc}"
         raise ApiError.bad_request(message, FieldError("body", "json", message)) from None
+    except RecursionError:
+        # The decoder recurses once per level: a body nested past the interpreter's limit is bad input.
+        message = "request body is nested too deeply"
+        raise ApiError.bad_request(message, FieldError("body", "json", message)) from None
