@@ -204,7 +204,15 @@ def resolve_request_settings(
 def _normalise_host(host: str) -> str:
     """Validate the host URL and strip a trailing slash or ``/v1``."""
     parts = urlsplit(host)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    if parts.username is not None or parts.password is not None:
+        # Shown without the part before "@": it may hold a password, which must not reach a log.
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        raise ConfigurationError(
+            f"The {HOST.what} {shown!r} was given with a user name or password before '@', which would "
+            f"replace the API token with Basic auth and show in logs; remove it (the API token is the only "
+            f"credential): {HOST.how_to_set()}."
+        )
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigurationError(
             f"The {HOST.what} {host!r} is not a URL like https://api.astronomer.io: {HOST.how_to_set()}."
         )

@@ -99,3 +99,21 @@ def test_repr_never_shows_the_token() -> None:
     settings = resolve_settings(api_token="very-secret-value", organization_id="o", environ={})
     assert "very-secret-value" not in repr(settings)
     assert "very-secret-value" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["https://ci:hunter2-pass@api.astronomer.io", "http://ci:hunter2-pass@127.0.0.1:8080", "https://ci@api.astronomer.io"],
+)
+def test_a_host_with_a_user_or_password_is_refused_without_showing_them(host: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_settings(host=host, api_token="t", organization_id="o", environ={})
+    message = str(caught.value)
+    assert "user name or password" in message and "astrokeys:host" in message and "ASTRO_API_HOST" in message
+    assert "hunter2-pass" not in message and "ci@" not in message
+
+
+@pytest.mark.parametrize("host", ["https://api.astronomer.io?x=1", "https://api.astronomer.io/#v1"])
+def test_a_host_with_a_query_or_fragment_is_refused(host: str) -> None:
+    with pytest.raises(ConfigurationError, match="is not a URL like"):
+        resolve_settings(host=host, api_token="t", organization_id="o", environ={})
