@@ -1,8 +1,9 @@
 """The Astro API v1 client: typed calls, retries, pacing and error mapping.
 
-One connection pool serves the whole process (Pulumi runs provider calls on several
-threads at once); each request carries its own timeout and the ``Authorization``
-header of its settings, so one pool can serve clients with different tokens.
+One connection pool per proxy serves the whole process (Pulumi runs provider calls on
+several threads at once); each request carries its own deadline and the
+``Authorization`` header of its settings, so one pool can serve clients with
+different tokens.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ._errors import (
 from ._models import ApiErrorBody, ApiToken, ApiTokensPage, Deployment
 from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
 from ._settings import AstroSettings
+from ._transport import DeadlineTransport, proxy_for, request_deadline
 from ._version import __version__
 
 __all__ = ["AstroClient", "RetryPolicy"]
@@ -66,25 +68,28 @@ class RetryPolicy:
     max_elapsed: float = 120.0
 
 
-_shared_http: Optional[httpx.Client] = None
+_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+# One pooled client per proxy URL (None: direct), for the life of the process.
+_shared_http_clients: dict[Optional[str], httpx.Client] = {}
 _shared_http_lock = threading.Lock()
 _shared_limiter = RateLimiter(DOCUMENTED_LIMITS)
 
 
-def _shared_http_client() -> httpx.Client:
-    global _shared_http
+def _shared_http_client(proxy: Optional[str]) -> httpx.Client:
     with _shared_http_lock:
-        if _shared_http is None:
-            _shared_http = _new_http_client(None)
-        return _shared_http
+        client = _shared_http_clients.get(proxy)
+        if client is None:
+            client = _shared_http_clients[proxy] = _new_http_client(DeadlineTransport(proxy=proxy, limits=_LIMITS))
+        return client
 
 
-def _new_http_client(transport: Optional[httpx.BaseTransport]) -> httpx.Client:
+def _new_http_client(transport: httpx.BaseTransport) -> httpx.Client:
+    # The proxy, if any, is the transport's: the environment's proxies were resolved for the host already.
     return httpx.Client(
         transport=transport,
         timeout=DEFAULT_TIMEOUT,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        trust_env=False,
     )
 
 
@@ -96,7 +101,10 @@ class AstroClient:
     >>> token.token.get_secret_value()  # the secret, shown only once
 
     ``transport`` swaps the HTTP transport (tests inject faults with it); ``rate_limits``
-    sets the client-side pacing per method, ``None`` turns it off.
+    sets the client-side pacing per method, ``None`` turns it off. ``timeout`` bounds each
+    request as a whole (its ``read`` value is the deadline from the first byte sent to
+    the last byte of the answer), not only each read. The environment's proxies apply,
+    except to a loopback host, which is always reached directly.
     """
 
     def __init__(
@@ -109,7 +117,9 @@ class AstroClient:
         rate_limits: Optional[Mapping[str, float]] = DOCUMENTED_LIMITS,
     ) -> None:
         self.settings = settings
-        self._http = _new_http_client(transport) if transport is not None else _shared_http_client()
+        self._http = (
+            _new_http_client(transport) if transport is not None else _shared_http_client(proxy_for(settings.host))
+        )
         self._owns_http = transport is not None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._retry = retry
@@ -285,14 +295,15 @@ class AstroClient:
             self._limiter.wait(token, method)
         started = time.monotonic()
         try:
-            response = self._http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self._timeout,
-            )
+            with request_deadline(self._timeout.read):
+                response = self._http.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=self._timeout,
+                )
         except _NOT_SENT_ERRORS as exc:
             raise NetworkError(
                 f"{method} {display_path} failed: could not connect to {self.settings.host} ({type(exc).__name__})",

@@ -18,8 +18,9 @@ the environment); unset, the client's defaults apply:
 - ``astrokeys:retryBackoff`` / ``ASTROKEYS_RETRY_BACKOFF``: seconds before the first
   retry, doubling with each further one (0 to 60, default 0.5); a server's
   ``Retry-After`` still wins when longer;
-- ``astrokeys:requestTimeout`` / ``ASTROKEYS_REQUEST_TIMEOUT``: seconds to wait for an
-  answer (more than 0, at most 600, default 30).
+- ``astrokeys:requestTimeout`` / ``ASTROKEYS_REQUEST_TIMEOUT``: seconds one request may
+  take as a whole, from sending it to the last byte of the answer (more than 0, at most
+  600, default 30).
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def _normalise_host(host: str) -> str:
         raise ConfigurationError(
             f"The {HOST.what} {host!r} is not a URL like https://api.astronomer.io: {HOST.how_to_set()}."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"The {HOST.what} {host!r} uses plain http://, which would send the API token unencrypted; "
             f"use https:// (plain http is accepted only for loopback hosts such as the local emulator)."
@@ -227,7 +228,8 @@ def _normalise_host(host: str) -> str:
     return cleaned
 
 
-def _is_loopback(hostname: str) -> bool:
+def is_loopback(hostname: str) -> bool:
+    """Whether a host name is this machine (``localhost`` or a loopback address)."""
     if hostname == "localhost":
         return True
     try:
