@@ -1,0 +1,6 @@
+"""``python -m pulumi_astrokeys``: the ``astrokeys`` command (``audit``)."""
+
+from .cli import run
+
+if __name__ == "__main__":
+    run()
