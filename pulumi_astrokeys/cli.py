@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional, TextIO
 
-from ._errors import AstroKeysError
+from ._errors import AstroKeysError, ConfigurationError
 from .audit import (
     DEFAULT_EXPIRING_WITHIN_DAYS,
     EXIT_ERROR,
@@ -135,6 +135,9 @@ def main(
         return int(exit_.code or 0)
     try:
         return _audit(args, stdin, stdout)
+    except ConfigurationError as error:
+        print(f"astrokeys audit: error: {error} (astrokeys reads the environment, not stack config)", file=stderr)
+        return EXIT_ERROR
     except AstroKeysError as error:
         print(f"astrokeys audit: error: {error}", file=stderr)
         return EXIT_ERROR

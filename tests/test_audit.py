@@ -385,6 +385,25 @@ def test_delete_orphans_in_json_marks_what_it_deleted(astro_env: Emulator) -> No
     assert scene["orphan"]["id"] not in {t["id"] for t in astro_env.list_all_tokens()}
 
 
+def test_an_orphan_changed_since_the_listing_is_not_deleted(emulator: Emulator, settings: Any) -> None:
+    from pulumi_astrokeys._client import AstroClient
+    from pulumi_astrokeys.audit import audit, delete_orphans, read_stack_keys
+
+    scene = stack_scene(emulator)
+    client = AstroClient(settings)
+    report = audit(client, stack=read_stack_keys(stack_export(scene["ci"], scene["deploy"])))
+    assert [k.key.key_id for k in report.orphans] == [scene["orphan"]["id"]]
+    with emulator.client() as http:  # someone adopts it under another name in the meantime
+        assert http.post(f"/tokens/{scene['orphan']['id']}", json={"name": "adopted"}).status_code == 200
+
+    after = delete_orphans(client, report)
+
+    (entry,) = after.orphans
+    assert not entry.deleted and entry.delete_error == "changed since it was listed; not deleted"
+    assert scene["orphan"]["id"] in {t["id"] for t in emulator.list_all_tokens()}
+    assert after.exit_code() == EXIT_ORPHANS
+
+
 def test_an_orphan_of_an_interrupted_first_create_needs_the_tokens_id(astro_env: Emulator) -> None:
     deployment = astro_env.deployment_ids[0]
     orphan = make_key(astro_env, deployment, "first-key")
