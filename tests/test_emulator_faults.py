@@ -86,6 +86,32 @@ def test_commit_then_delay_commits_before_a_short_client_timeout(emulator: Emula
     assert names(emulator) == ["slow answer"]
 
 
+def test_delay_then_commit_commits_after_the_client_has_gone(emulator: Emulator) -> None:
+    emulator.inject_fault("POST", CREATE_PATH, action="delay-then-commit", delay_seconds=0.8)
+    with emulator.client(timeout=0.3) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            impatient.post("/tokens", json=token_request(emulator, "late commit"))
+    assert "late commit" not in names(emulator), "the work must wait until the client is gone"
+    deadline = time.monotonic() + 10
+    while "late commit" not in names(emulator) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "late commit" in names(emulator)
+    logged = [r for r in emulator.requests() if r["method"] == "POST"]
+    assert [(r["fault"], r["status"]) for r in logged] == [("delay-then-commit", 200)]
+
+
+def test_commit_then_garble_commits_and_answers_half_the_body(emulator: Emulator) -> None:
+    emulator.inject_fault("POST", CREATE_PATH, action="commit-then-garble")
+    with emulator.client() as owner:
+        response = owner.post("/tokens", json=token_request(emulator, "garbled"))
+        whole = owner.post("/tokens", json=token_request(emulator, "whole"))
+    assert response.status_code == 200 and int(response.headers["content-length"]) == len(response.content)
+    with pytest.raises(ValueError):
+        response.json()
+    assert response.content.startswith(b'{"id":') and len(response.content) < len(whole.content)
+    assert sorted(names(emulator)) == ["garbled", "whole"]
+
+
 def test_a_delay_waits_then_handles_the_request(emulator: Emulator) -> None:
     emulator.inject_fault("GET", r"/deployments$", action="delay", delay_seconds=0.4)
     with emulator.client() as owner:

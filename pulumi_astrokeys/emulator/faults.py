@@ -12,7 +12,12 @@ Actions:
 - ``drop``: close the connection before doing anything; the client gets no answer.
 - ``commit-then-drop``: do the work (commit), then close without answering.
 - ``commit-then-delay``: do the work, then hold the answer for ``delaySeconds``.
-- ``delay``: wait ``delaySeconds``, then handle the request normally.
+- ``commit-then-garble``: do the work, then answer its status with the body cut to
+  its first half (the JSON no longer parses), as a proxy or a broken upstream may.
+- ``delay``: wait ``delaySeconds``, then handle the request normally (a client that
+  has gone by then makes the work fail, as it would read a body that never comes).
+- ``delay-then-commit``: read the request, wait ``delaySeconds``, then do the work
+  even if the client has gone: a request the server commits after the client gave up.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .ids import new_id
 
 __all__ = ["ACTIONS", "Chaos", "Fault", "FaultRegistry", "parse_chaos", "parse_fault"]
 
-ACTIONS = ("status", "drop", "commit-then-drop", "commit-then-delay", "delay")
+ACTIONS = ("status", "drop", "commit-then-drop", "commit-then-delay", "commit-then-garble", "delay", "delay-then-commit")
 
 
 @dataclass

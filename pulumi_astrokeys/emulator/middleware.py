@@ -142,6 +142,12 @@ class EmulatorMiddleware:
             await self._guarded(scope, receive, self._dropping(send, outcome), context)
         elif fault.action == "commit-then-delay":
             await self._guarded(scope, receive, self._delaying(tagged, fault.delay_seconds), context)
+        elif fault.action == "commit-then-garble":
+            await self._guarded(scope, receive, self._garbling(tagged), context)
+        elif fault.action == "delay-then-commit":
+            replay = await self._buffered(receive)
+            await asyncio.sleep(fault.delay_seconds)
+            await self._guarded(scope, replay, tagged, context)
         else:  # pragma: no cover - parse_fault admits only the actions above
             raise ValueError(fault.action)
 
@@ -185,6 +191,48 @@ class EmulatorMiddleware:
             await send(message)
 
         return delaying
+
+    @staticmethod
+    def _garbling(send: Send) -> Send:
+        """``send`` that lets the work finish, then answers with the first half of the body only."""
+        start: Message = {}
+        body = b""
+
+        async def garbling(message: Message) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            body += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+            cut = body[: len(body) // 2]
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(cut)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": cut})
+
+        return garbling
+
+    @staticmethod
+    async def _buffered(receive: Receive) -> Receive:
+        """Read the whole request body now; the app then reads it from memory, whether or not the client stays."""
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop()
+            return await receive()
+
+        return replay
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send, context: RequestContext) -> None:
         """Run the app; whatever escapes becomes a JSON 500, never a traceback page."""
