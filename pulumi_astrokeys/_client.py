@@ -131,6 +131,16 @@ class AstroClient:
             self._limiter = RateLimiter(rate_limits)
         self._server_clock_offset = 0.0
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How hard this client tries before it gives up on a request."""
+        return self._retry
+
+    @property
+    def request_timeout(self) -> Optional[float]:
+        """The seconds one request may take as a whole (``None``: no limit)."""
+        return self._timeout.read
+
     def server_time(self) -> datetime:
         """The API server's current time, estimated from the ``Date`` of its latest answer.
 
@@ -186,7 +196,8 @@ class AstroClient:
         """Create a Deployment API token. The answer is the only one that carries its secret.
 
         A create is never retried once it may have reached the server: if no answer
-        arrives, :class:`AmbiguousCreateError` says the token may or may not exist.
+        arrives, or one that is not the documented JSON (a proxy's page, a body cut
+        short), :class:`AmbiguousCreateError` says the token may or may not exist.
         """
         body: dict[str, Any] = {
             "name": name,
@@ -199,7 +210,16 @@ class AstroClient:
         if expiry_period_in_days is not None:
             body["tokenExpiryPeriodInDays"] = expiry_period_in_days
         response = self._request("POST", "/tokens", json=body)
-        return _decode(ApiToken, response)
+        try:
+            return _decode(ApiToken, response)
+        except AstroAPIError as error:
+            raise AmbiguousCreateError(
+                f"{error}, so the token it may have created is unknown", method=error.method, path=error.path
+            ) from None
+
+    def update_token(self, token_id: str, *, name: str, description: str) -> None:
+        """Set a token's name and description. Idempotent, so retried like a GET."""
+        self._request("POST", f"/tokens/{token_id}", json={"name": name, "description": description}, idempotent=True)
 
     def get_token(self, token_id: str) -> ApiToken:
         """Fetch one token's metadata (never its secret)."""
@@ -243,7 +263,9 @@ class AstroClient:
         json: Optional[dict[str, Any]] = None,
         params: Optional[dict[str, Any]] = None,
         not_found_after_retry_is_success: bool = False,
+        idempotent: bool = False,
     ) -> httpx.Response:
+        idempotent = idempotent or method in _IDEMPOTENT_METHODS
         url = self.settings.organization_url + path
         display_path = httpx.URL(url).path
         attempts = 0
@@ -257,7 +279,7 @@ class AstroClient:
                     return True
                 return time.monotonic() - started + exc.retry_after < self._retry.max_elapsed
             if isinstance(exc, ServerError):
-                return exc.status_code in _RETRYABLE_STATUSES and method in _IDEMPOTENT_METHODS
+                return exc.status_code in _RETRYABLE_STATUSES and idempotent
             if isinstance(exc, AmbiguousCreateError):
                 return False
             return isinstance(exc, NetworkError)
@@ -272,7 +294,9 @@ class AstroClient:
             with attempt:
                 attempts += 1
                 try:
-                    return self._send_once(method, url, display_path, json=json, params=params, attempt=attempts)
+                    return self._send_once(
+                        method, url, display_path, json=json, params=params, attempt=attempts, idempotent=idempotent
+                    )
                 except NotFoundError:
                     if not_found_after_retry_is_success and attempts > 1:
                         logger.debug("%s %s: 404 after a retried attempt, counted as done", method, display_path)
@@ -289,6 +313,7 @@ class AstroClient:
         json: Optional[dict[str, Any]],
         params: Optional[dict[str, Any]],
         attempt: int,
+        idempotent: bool,
     ) -> httpx.Response:
         token = self.settings.api_token.get_secret_value()
         if self._limiter is not None:
@@ -311,7 +336,7 @@ class AstroClient:
                 path=display_path,
             ) from None
         except httpx.TransportError as exc:
-            error_type = AmbiguousCreateError if method == "POST" else NetworkError
+            error_type = NetworkError if idempotent else AmbiguousCreateError
             raise error_type(
                 f"{method} {display_path} failed: no answer from {self.settings.host} ({type(exc).__name__})",
                 method=method,

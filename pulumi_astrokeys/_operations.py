@@ -2,19 +2,32 @@
 
 Kept apart from :mod:`pulumi_astrokeys.provider` so the provider stays a thin adapter
 to Pulumi's interface and these steps can be read (and called) on their own.
+
+**Which tokens a create made.** Each create attempt sends a marker of its own as the
+token's description (:data:`CREATE_MARKER_PREFIX` and 32 random hex digits); once the
+answer is in hand, one more request sets the description the user asked for. So a
+token whose create answer was lost still carries its attempt's marker, and the
+clean-up deletes exactly those tokens: never a key of the same name that another
+program, stack or resource created at the same moment (Astro allows duplicate names).
+The price is that one extra request per key created (``POST /tokens/{id}``, counted
+against the API's POST limit of 10 a second), and a window of one round trip in which
+the Astro UI shows the marker as the key's description.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+import random
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from pulumi.dynamic import CreateResult, ReadResult
 from pulumi.runtime import rpc
 from pydantic import ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from ._client import AstroClient
 from ._errors import (
@@ -30,39 +43,35 @@ from ._inputs import KeyInputs, normalise
 from ._messages import describe_key, failure_sentence
 from ._models import ApiToken
 
-__all__ = ["create_key", "delete_key", "key_outputs", "read_key"]
+__all__ = ["CREATE_MARKER_PREFIX", "create_key", "delete_key", "is_create_marker", "key_outputs", "read_key"]
 
 logger = logging.getLogger("pulumi_astrokeys")
 
-# A token's createdAt has whole seconds and the server clock is estimated from whole-second
-# Date headers: look this far before an attempt for tokens it may have created.
-_CLOCK_SLACK = timedelta(seconds=2)
+CREATE_MARKER_PREFIX = "pulumi-astrokeys create in progress "
+"""How the description of a token whose create is under way (or whose answer was lost) begins."""
+
 _CREATE_ATTEMPTS = 2
-# Rounds of removing what an unanswered create made, each with the client's own retries.
-_CLEANUP_ATTEMPTS = 3
+# The clean-up of lost creates tries again after errors that pass, backing off, for this long at most.
+_SWEEP_BUDGET = 60.0
+# A lost create may still commit after the client gave up on it: the clean-up looks this long
+# after giving up (the request timeout, at most this many seconds). Later commits are left to an audit.
+_LATE_COMMIT_GRACE = 5.0
 
 
-class _AnsweredCreates:
-    """IDs of tokens whose create this process saw answered; never mistaken for strays."""
-
-    def __init__(self) -> None:
-        self._ids: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, token_id: str) -> None:
-        with self._lock:
-            self._ids.add(token_id)
-
-    def __contains__(self, token_id: object) -> bool:
-        with self._lock:
-            return token_id in self._ids
+def is_create_marker(description: str) -> bool:
+    """Whether a token's description is the marker of a create this package sent and never finished."""
+    return description.startswith(CREATE_MARKER_PREFIX)
 
 
-_answered = _AnsweredCreates()
+def _new_marker() -> str:
+    return CREATE_MARKER_PREFIX + secrets.token_hex(16)
 
 
 def create_key(client: AstroClient, props: Mapping[str, Any]) -> CreateResult:
-    """Create the Deployment token. Transactional: on any failure no token is left behind."""
+    """Create the Deployment token. Transactional: on any failure no token of this create is left behind.
+
+    Costs one request more than the create itself (see the module docstring).
+    """
     inputs = _validated(props)
     key = describe_key(inputs.name, inputs.deployment_id)
     _require_deployment(client, inputs, key)
@@ -72,21 +81,29 @@ def create_key(client: AstroClient, props: Mapping[str, Any]) -> CreateResult:
             raise KeyOperationError(f"Could not create {key}: the Astro API answered without the token's value")
         outputs = key_outputs(
             token,
-            deployment_id=inputs.deployment_id,
+            inputs,
             organization_id=client.settings.organization_id,
-            keepers=inputs.keepers,
             secret=token.token.get_secret_value(),
         )
         return CreateResult(token.id, outputs)
+    except KeyOperationError as error:
+        if not _discard(client, token.id, key):
+            raise _failure(key, inputs, str(error), f"token {token.id}") from None
+        raise
     except BaseException:
-        _discard(client, token.id)
+        _discard(client, token.id, key)
         raise
 
 
 def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> ReadResult:
-    """Read the key's metadata; carry its secret over from ``props``. A gone key reads as an empty ID."""
+    """Read the key's metadata; carry its secret over from ``props``. A gone key reads as an empty ID.
+
+    A key whose value was rotated outside Pulumi keeps no secret: the one in the state no
+    longer works, and a key without one is replaced at the next ``pulumi up``.
+    """
     old = normalise(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
+    _require_same_organization(client, props, "read", key)
     try:
         token = client.get_token(key_id)
     except NotFoundError:
@@ -101,11 +118,20 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> Read
             f"(its scope is {token.scope}); pass the ID of a Deployment API key"
         )
     secret = rpc.unwrap_rpc_secret(props.get("secret"))
+    if isinstance(secret, str) and _rotated(token, rpc.unwrap_rpc_secret(props.get("short_token"))):
+        logger.warning(
+            "%s was rotated outside Pulumi (at %s): the secret in the state no longer works, so the next "
+            "`pulumi up` replaces the key",
+            key,
+            token.last_rotated_at or "an unknown time",
+        )
+        secret = None
     outputs = key_outputs(
         token,
+        None,
         deployment_id=deployment_id,
         organization_id=client.settings.organization_id,
-        keepers=old.get("keepers") or {},
+        stored=old,
         secret=secret if isinstance(secret, str) else None,
     )
     return ReadResult(token.id, outputs)
@@ -115,6 +141,7 @@ def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> No
     """Delete the token. A key already gone (by hand, or with its Deployment) counts as deleted."""
     old = normalise(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
+    _require_same_organization(client, props, "delete", key)
     try:
         client.delete_token(key_id)
     except NotFoundError:
@@ -125,28 +152,77 @@ def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> No
 
 def key_outputs(
     token: ApiToken,
+    inputs: Optional[KeyInputs],
     *,
-    deployment_id: str,
     organization_id: str,
-    keepers: Mapping[str, str],
     secret: Optional[str],
+    deployment_id: Optional[str] = None,
+    stored: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, Any]:
-    """The resource's output properties; the secret is marked secret on the wire."""
+    """The resource's output properties; the secret is marked secret on the wire.
+
+    After a create (``inputs`` given) the inputs are echoed as the user wrote them, not as
+    the API stored them, so nothing the API normalises shows as a change at the next
+    ``up``. After a read, the API's values win, except where they differ from ``stored``
+    only by surrounding spaces.
+    """
+    if inputs is not None:
+        deployment_id = inputs.deployment_id
+        described: dict[str, Any] = {
+            "name": inputs.name,
+            "description": inputs.description,
+            "role": inputs.role,
+            "expiry_period_in_days": inputs.expiry_period_in_days,
+            "keepers": dict(inputs.keepers),
+        }
+    else:
+        assert deployment_id is not None
+        old = stored or {}
+        described = {
+            "name": _unless_only_spaces_differ(token.name, old.get("name")),
+            "description": _unless_only_spaces_differ(token.description, old.get("description")),
+            "role": _unless_only_spaces_differ(token.role_on(deployment_id), old.get("role")),
+            "expiry_period_in_days": token.expiry_period_in_days,
+            "keepers": dict(old.get("keepers") or {}),
+        }
     return {
         "key_id": token.id,
         "secret": rpc.wrap_rpc_secret(secret) if secret is not None else None,
         "short_token": token.short_token,
         "deployment_id": deployment_id,
         "organization_id": organization_id,
-        "name": token.name,
-        "description": token.description,
-        "role": token.role_on(deployment_id),
-        "expiry_period_in_days": token.expiry_period_in_days,
-        "keepers": dict(keepers),
+        **described,
         "created_at": token.created_at,
         "start_at": token.start_at,
         "end_at": token.end_at,
     }
+
+
+def _unless_only_spaces_differ(current: Optional[str], stored: Any) -> Optional[str]:
+    if isinstance(stored, str) and current is not None and current.strip() == stored.strip():
+        return stored
+    return current
+
+
+def _rotated(token: ApiToken, stored_short_token: Any) -> bool:
+    """Whether the token's value changed since the state's secret was minted (a rotate outside Pulumi)."""
+    if isinstance(stored_short_token, str) and stored_short_token and token.short_token != stored_short_token:
+        return True
+    # Pulumi never rotates a key, so a rotation after the key's creation was made elsewhere.
+    return token.last_rotated_at is not None and _parse_time(token.last_rotated_at) > _parse_time(token.created_at)
+
+
+def _require_same_organization(client: AstroClient, props: Mapping[str, Any], action: str, key: str) -> None:
+    """Refuse to act on a key under another organization's settings, where it would read as gone."""
+    stored = rpc.unwrap_rpc_secret(props.get("organization_id"))
+    configured = client.settings.organization_id
+    if isinstance(stored, str) and stored and stored != configured:
+        raise KeyOperationError(
+            f"Could not {action} {key}: it belongs to organization {stored}, but the provider is configured for "
+            f"organization {configured}, where the key cannot be seen; set astrokeys:organizationId "
+            f"(ASTRO_ORGANIZATION_ID) to {stored}, with an API token of that organization, and run the same "
+            f"command again"
+        )
 
 
 def _validated(props: Mapping[str, Any]) -> KeyInputs:
@@ -174,82 +250,168 @@ def _require_deployment(client: AstroClient, inputs: KeyInputs, key: str) -> Non
 
 
 def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
-    """Create the token; if the API's answer is lost, remove what the attempt made and try once more.
+    """Create the token, marked as this attempt's; if the answer is lost, try once more.
 
     A token whose create answer never arrived has a secret nobody will ever see again, so
-    it must not outlive the attempt: the tokens of the Deployment with the same name,
-    created since the attempt began, are deleted before the next try.
+    it must not outlive the create: once a later attempt succeeds or the last one fails,
+    the tokens carrying the lost attempts' markers are deleted, and no other token.
     """
+    lost: list[str] = []
+    gave_up_at = 0.0
     last_error: Optional[AstroAPIError] = None
     for _ in range(_CREATE_ATTEMPTS):
-        since = client.server_time() - _CLOCK_SLACK
+        marker = _new_marker()
         try:
             token = client.create_deployment_token(
                 inputs.deployment_id,
                 name=inputs.name,
-                description=inputs.description or None,
+                description=marker,
                 role=inputs.role,
                 expiry_period_in_days=inputs.expiry_period_in_days,
             )
         except (AmbiguousCreateError, ServerError) as error:
-            last_error = error
-            logger.warning("%s: the create's outcome is unknown (%s); removing what it may have made", key, error)
-            _remove_strays(client, inputs, since, key)
+            lost.append(marker)
+            gave_up_at, last_error = time.monotonic(), error
+            logger.warning("%s: the create's outcome is unknown (%s); it is tried again", key, error)
             continue
         except AstroAPIError as error:
-            raise KeyOperationError(failure_sentence("create", key, error)) from None
-        _answered.add(token.id)
+            left = _clean_up(client, inputs, key, lost, gave_up_at)
+            raise _failure(key, inputs, failure_sentence("create", key, error), left) from None
+        try:
+            client.update_token(token.id, name=inputs.name, description=inputs.description)
+        except AstroAPIError as error:
+            left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
+            reason = f"the token was created but could not be given its description ({error})"
+            raise _failure(key, inputs, f"Could not create {key}: {reason}; run `pulumi up` again.", left) from None
+        except BaseException:
+            _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
+            raise
+        left = _clean_up(client, inputs, key, lost, gave_up_at)
+        if left is not None:
+            # Success would hide a live token nobody holds the secret of: fail, and undo this one too.
+            left = _clean_up(client, inputs, key, [], 0.0, made=token.id) or left
+            reason = f"an earlier attempt's answer was lost ({last_error}) and what it made could not be removed"
+            raise _failure(key, inputs, f"Could not create {key}: {reason}; run `pulumi up` again.", left)
         return token
-    assert last_error is not None
-    raise KeyOperationError(
+    left = _clean_up(client, inputs, key, lost, gave_up_at)
+    raise _failure(
+        key,
+        inputs,
         f"Could not create {key}: the Astro API did not confirm the create after {_CREATE_ATTEMPTS} attempts "
-        f"({last_error}); no stray token was left behind, so run `pulumi up` again"
+        f"({last_error}); the tokens these attempts made were deleted, so run `pulumi up` again.",
+        left,
     )
 
 
-def _remove_strays(client: AstroClient, inputs: KeyInputs, since: datetime, key: str) -> None:
-    """Delete the tokens an unanswered create may have made; a passing server error does not stop it.
+def _failure(key: str, inputs: KeyInputs, sentence: str, left: Optional[str]) -> KeyOperationError:
+    """The create's failure sentence, saying what was left in place if anything was."""
+    if left is None:
+        return KeyOperationError(sentence)
+    reason = sentence.rstrip(".").rsplit("; ", 1)[0]
+    return KeyOperationError(
+        f"{reason}; on Deployment {inputs.deployment_id}, {left} was left in place for you to check and delete, "
+        f"then run `pulumi up` again."
+    )
 
-    Each stray's secret is lost, so a stray left behind is a live credential nobody can
-    see or will delete: the listing and the deletes, both idempotent, are tried again
-    after the errors the client gives up on but that pass (a 500, a run of dropped
-    connections or 429s).
+
+def _clean_up(
+    client: AstroClient,
+    inputs: KeyInputs,
+    key: str,
+    lost: Sequence[str],
+    gave_up_at: float,
+    *,
+    made: Optional[str] = None,
+) -> Optional[str]:
+    """Delete the token this create ``made`` but cannot hand over and those its ``lost`` attempts made.
+
+    Returns what could not be deleted, in words, or ``None`` when nothing is left.
     """
-    for attempt in range(1, _CLEANUP_ATTEMPTS + 1):
-        try:
-            strays = [
-                token
-                for token in client.list_deployment_tokens(inputs.deployment_id)
-                if token.name == inputs.name and _parse_time(token.created_at) >= since and token.id not in _answered
-            ]
-            for stray in strays:
-                logger.warning("%s: deleting token %s left by an unanswered create", key, stray.id)
-                try:
-                    client.delete_token(stray.id)
-                except NotFoundError:
-                    pass
-            return
-        except NotFoundError:
-            return
-        except AstroAPIError as error:
-            if attempt < _CLEANUP_ATTEMPTS and isinstance(error, (ServerError, NetworkError, RateLimitedError)):
-                logger.warning("%s: checking for tokens the lost create made failed (%s); trying again", key, error)
-                continue
-            raise KeyOperationError(
-                f"Could not create {key}: the create's answer was lost and the tokens it may have made could not "
-                f"be checked ({error}); look for tokens named {inputs.name!r} created after "
-                f"{since:%Y-%m-%dT%H:%M:%SZ} on that Deployment, delete them, and run `pulumi up` again."
-            ) from None
+    left = []
+    if made is not None and not _discard(client, made, key):
+        left.append(f"token {made}")
+    strays = _sweep(client, inputs, lost, gave_up_at, key)
+    if strays is not None:
+        left.append(strays)
+    return " and ".join(left) or None
 
 
-def _discard(client: AstroClient, token_id: str) -> None:
-    """Delete a token created by a step that then failed (best effort; the step's error wins)."""
+def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_up_at: float, key: str) -> Optional[str]:
+    """Delete the tokens that carry one of ``markers``: made by creates whose answer was lost, and by nothing else.
+
+    Waits until a lost create that is still under way on the server has likely committed,
+    then lists the Deployment's tokens. The listing and the deletes (both idempotent) are
+    tried again after errors that pass (5xx, dropped connections, 429), backing off, for
+    a bounded time. Returns what is left, in words, or ``None``.
+    """
+    if not markers:
+        return None
+    grace = min(client.request_timeout or _LATE_COMMIT_GRACE, _LATE_COMMIT_GRACE)
+    time.sleep(max(0.0, gave_up_at + grace - time.monotonic()))
+    started = time.monotonic()
+    left: list[str] = []
+
+    def sweep_once() -> None:
+        left.clear()
+        strays = [t for t in client.list_deployment_tokens(inputs.deployment_id) if t.description in markers]
+        left.extend(t.id for t in strays)
+        for stray in strays:
+            logger.warning("%s: deleting token %s left by an unanswered create", key, stray.id)
+            try:
+                client.delete_token(stray.id)
+            except NotFoundError:
+                pass
+            left.remove(stray.id)
+
+    def passes(error: BaseException) -> bool:
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return time.monotonic() - started + error.retry_after < _SWEEP_BUDGET
+        return isinstance(error, (ServerError, NetworkError, RateLimitedError))
+
+    retrying = Retrying(
+        stop=stop_after_delay(_SWEEP_BUDGET),
+        wait=lambda state: _sweep_wait(client, state, _SWEEP_BUDGET - (time.monotonic() - started)),
+        retry=retry_if_exception(passes),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                sweep_once()
+    except NotFoundError:
+        return None  # the Deployment is gone, and its tokens with it
+    except AstroAPIError as error:
+        logger.error("%s: removing what a lost create made failed for good: %s", key, error)
+        if left:
+            return f"token{'s' if len(left) > 1 else ''} {', '.join(left)} (made by a create whose answer was lost)"
+        return (
+            f"any token whose description is {' or '.join(repr(m) for m in markers)} (made by a create whose "
+            f"answer was lost; the check failed: {error})"
+        )
+    return None
+
+
+def _sweep_wait(client: AstroClient, state: RetryCallState, budget_left: float) -> float:
+    policy = client.retry_policy
+    backoff = min(policy.max_backoff, max(policy.initial_backoff, 0.01) * (2 ** (state.attempt_number - 1)))
+    wait = random.uniform(backoff / 2, backoff)
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        wait = max(wait, error.retry_after)
+    logger.warning("removing what a lost create made failed (%s); trying again in %.2f s", error, wait)
+    return max(0.0, min(wait, budget_left))
+
+
+def _discard(client: AstroClient, token_id: str, key: str) -> bool:
+    """Delete a token this create made but cannot hand over; whether it is gone."""
     try:
         client.delete_token(token_id)
     except NotFoundError:
         pass
     except AstroAPIError as error:
-        logger.error("Could not delete token %s after a failed create: %s", token_id, error)
+        logger.error("%s: could not delete token %s, which this create made (%s)", key, token_id, error)
+        return False
+    return True
 
 
 def _deployment_of(token: ApiToken) -> Optional[str]:

@@ -246,7 +246,8 @@ def test_a_changed_input_replaces_the_key_creating_the_new_one_before_deleting_t
     assert result.step("etl", "delete-replaced").op == "delete-replaced"
     new = keys(stack)["etl"]
     assert new.id != old.id
-    assert world.writes() == [("POST", "/tokens"), ("DELETE", f"/tokens/{old.id}")]
+    # The create, then the new key's description in place of its create marker, then the old key's delete.
+    assert world.writes() == [("POST", "/tokens"), ("POST", f"/tokens/{new.id}"), ("DELETE", f"/tokens/{old.id}")]
     assert world.answer_to(old_secret, deployment) == 401, "the old key must stop working"
     assert world.answer_to(secret_of(new), deployment) == 200, "the new key must work"
     assert result.outputs.plain("etl_secret") == secret_of(new)
@@ -315,7 +316,7 @@ def test_a_key_deleted_by_hand_leaves_the_state_on_refresh_and_the_next_up_recre
     assert recreated.id != gone.id
     assert world.answer_to(secret_of(recreated), deployment) == 200
     assert world.answer_to(secret_of(gone), deployment) == 401
-    assert world.writes() == [("POST", "/tokens")]
+    assert world.writes() == [("POST", "/tokens"), ("POST", f"/tokens/{recreated.id}")]
     assert_state_matches_the_api(world, stack, {"etl", "reports"})
 
 
@@ -555,7 +556,8 @@ def test_a_failed_create_mid_up_leaves_a_consistent_state_and_the_rerun_finishes
     result = stack.up()
 
     assert result.ops() == {"first": "same", "second": "create", "third": "create"}
-    assert world.writes() == [("POST", "/tokens"), ("POST", "/tokens")]
+    created = {f"/tokens/{keys(stack)[name].id}" for name in ("second", "third")}
+    assert sorted(world.writes()) == sorted([("POST", "/tokens")] * 2 + [("POST", path) for path in created])
     assert_state_matches_the_api(world, stack, names)
     for key in keys(stack).values():
         assert world.answer_to(secret_of(key), deployment) == 200
@@ -662,7 +664,9 @@ def test_the_rotation_example_rotates_when_the_period_moves_forward(world: World
         assert world.answer_to(secret_of(after[name]), deployment) == 200
     writes = world.writes()
     assert sorted(writes) == sorted(
-        [("POST", "/tokens")] * 3 + [("DELETE", f"/tokens/{before[n].id}") for n in ("monthly", "triggered", "slot-b")]
+        [("POST", "/tokens")] * 3
+        + [("POST", f"/tokens/{after[n].id}") for n in ("monthly", "triggered", "slot-b")]
+        + [("DELETE", f"/tokens/{before[n].id}") for n in ("monthly", "triggered", "slot-b")]
     )
     assert max(i for i, w in enumerate(writes) if w[0] == "POST") < min(
         i for i, w in enumerate(writes) if w[0] == "DELETE"
