@@ -25,10 +25,26 @@ __all__ = [
     "changed_inputs",
     "is_unknown",
     "normalise",
+    "secret_is_gone",
     "validate_inputs",
 ]
 
 DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
+# Built-in roles of the other scopes: the API refuses them for a Deployment token.
+NOT_DEPLOYMENT_ROLES = frozenset(
+    {
+        "ORGANIZATION_OWNER",
+        "ORGANIZATION_BILLING_ADMIN",
+        "ORGANIZATION_OBSERVE_ADMIN",
+        "ORGANIZATION_OBSERVE_MEMBER",
+        "ORGANIZATION_MEMBER",
+        "WORKSPACE_OWNER",
+        "WORKSPACE_OPERATOR",
+        "WORKSPACE_AUTHOR",
+        "WORKSPACE_MEMBER",
+        "WORKSPACE_ACCESSOR",
+    }
+)
 
 
 class KeyInputs(BaseModel):
@@ -43,12 +59,25 @@ class KeyInputs(BaseModel):
     expiry_period_in_days: Optional[Annotated[StrictInt, Field(ge=1, le=3650)]] = None
     keepers: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
-    @field_validator("name", "role")
+    @field_validator("name")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @field_validator("role")
+    @classmethod
+    def _deployment_role(cls, value: str) -> str:
+        # The API stores a role without surrounding spaces: keeping them would differ from
+        # what it echoes and replace the key at every up.
+        role = value.strip()
+        if not role:
+            raise ValueError("must not be blank")
+        if role in NOT_DEPLOYMENT_ROLES:
+            scope = "an Organization" if role.startswith("ORGANIZATION_") else "a Workspace"
+            raise ValueError(f"{role} is {scope} role, which a Deployment API key cannot have")
+        return role
 
     def as_props(self) -> dict[str, Any]:
         """The inputs as the provider stores them (unset optional values left out)."""
@@ -123,7 +152,12 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
             name = str(item["loc"][0]) if item["loc"] else "inputs"
             if name in unknown:
                 continue
-            problems.append(InputProblem(name, _reason(name, item["msg"], known.get(name))))
+            message = item["msg"]
+            if item["type"] == "value_error":  # this model's own rule: its words, as written
+                message = message.removeprefix("Value error, ")
+            else:
+                message = message.rstrip(".").lower()
+            problems.append(InputProblem(name, _reason(name, message, known.get(name))))
         if not problems:
             checked = {name: value for name, value in known.items()}
     if problems:
@@ -134,10 +168,10 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
     return {**checked, **unknown}, []
 
 
-def _reason(name: str, pydantic_message: str, value: Any) -> str:
+def _reason(name: str, message: str, value: Any) -> str:
     if value is None:
         return f"{name} is required: {_FIXES[name]}."
-    return f"{name} is invalid ({pydantic_message.rstrip('.').lower()}): {_FIXES[name]}."
+    return f"{name} is invalid ({message}): {_FIXES[name]}."
 
 
 def _first_per_property(problems: list[InputProblem]) -> list[InputProblem]:
@@ -145,6 +179,14 @@ def _first_per_property(problems: list[InputProblem]) -> list[InputProblem]:
     for problem in problems:
         seen.setdefault(problem.property, problem)
     return list(seen.values())
+
+
+def secret_is_gone(olds: Mapping[str, Any]) -> bool:
+    """Whether a created key's state has lost its secret: a refresh found the key rotated outside Pulumi.
+
+    Every release stores a secret with each key it creates, so an older state never reads as gone.
+    """
+    return bool(olds.get("key_id")) and not isinstance(rpc.unwrap_rpc_secret(olds.get("secret")), str)
 
 
 def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:

@@ -118,10 +118,16 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         return CheckResult(inputs, [CheckFailure(p.property, p.reason) for p in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Any changed or unknown input replaces the key, the new one first; ``__provider`` is never compared."""
-        from ._inputs import changed_inputs
+        """Any changed or unknown input replaces the key, the new one first; ``__provider`` is never compared.
+
+        So does a key whose secret a refresh found dead (rotated outside Pulumi): ``secret`` is then
+        the property that forces the replacement.
+        """
+        from ._inputs import changed_inputs, secret_is_gone
 
         replaces = changed_inputs(olds, news)
+        if secret_is_gone(olds):
+            replaces.append("secret")
         return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -190,3 +190,18 @@ def test_get_registers_every_input_the_model_knows() -> None:
     from pulumi_astrokeys._inputs import INPUT_NAMES
 
     assert resource._INPUT_NAMES == INPUT_NAMES
+
+
+@pytest.mark.parametrize("role", ["ORGANIZATION_OWNER", "WORKSPACE_OWNER", " WORKSPACE_OPERATOR", "ORGANIZATION_MEMBER"])
+def test_a_role_of_another_scope_is_refused_at_preview(provider: DeploymentApiKeyProvider, role: str) -> None:
+    found = failures(provider, news(role=role))
+    assert list(found) == ["role"]
+    assert role.strip() in found["role"] and "cannot have" in found["role"]
+    assert "DEPLOYMENT_ADMIN or the name of a custom Deployment role" in found["role"]
+
+
+@pytest.mark.parametrize("role", [" DEPLOYMENT_ADMIN", "DEPLOYMENT_ADMIN\n", "\tCUSTOM_DEPLOY_ROLE "])
+def test_spaces_around_a_role_never_cause_a_replacement(provider: DeploymentApiKeyProvider, role: str) -> None:
+    # The state as the API echoes the role back: without the spaces.
+    result = provider.diff("id", stored(role=role.strip()), checked(provider, role=role))
+    assert (result.changes, result.replaces) == (False, [])
