@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench campaign lint clean
+.PHONY: demo test pulumi bench campaign lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The Pulumi CLI in $(BIN): the one on the PATH if recent enough, else built from Pulumi's
+# Go modules into a cache outside the checkout (a machine's first run only).
+pulumi: $(STAMP)
+	.ci/pulumi-cli.sh $(BIN)
+
+demo: pulumi
 	$(BIN)/python -m pulumi_astrokeys.demo
 
-test: $(STAMP)
+test: pulumi
 	$(BIN)/python -m pytest -n 2 -q
 
 # Ratios measured within one run, one line per figure; BENCH_QUICK=1 for a short run.
