@@ -1,212 +1,325 @@
-"""A throwaway Pulumi project driven by the real Pulumi CLI, for ``test_real_cli.py``.
+"""Stacks run by the real Pulumi CLI and engine against the emulator, for the real-CLI tests.
 
-The project lives in a temporary directory with its own local file backend
-(``PULUMI_BACKEND_URL=file://...``), its own ``PULUMI_HOME`` and a passphrase secrets
-provider, so it needs no Pulumi account and leaves nothing behind. Its ``Pulumi.yaml``
-points the Python runtime at the virtualenv running the tests (``options.virtualenv``),
-where ``pulumi-astrokeys`` is installed; the program declares one key per entry of the
-stack config ``keys``, so a test changes the program by setting config.
+A :class:`World` holds the emulator and hands out :class:`RealStack` objects: Automation API
+stacks (``pulumi_astrokeys.testing.stacks``) with their own file backend, ``PULUMI_HOME``
+and passphrase, whose programs are inline Python functions run in this process. A test
+edits a program between runs by editing the data the function reads.
+
+What each operation did is read from the engine's own events (``on_event``) and from
+``pulumi stack export`` and ``pulumi stack output``, as a user would see them; what
+reached the Astro API, from the emulator's request log.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
-KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
-PROJECT = "astrokeys-real-cli"
-STACK = "dev"
-PASSPHRASE = "real cli passphrase"
-#: The provider reads its credentials in ``configure``, which dynamic providers gained in
-#: Pulumi 3.139 (pulumi/pulumi#17673); 3.140 is also the SDK version this package requires.
-MIN_CLI_VERSION = (3, 140, 0)
-_TIMEOUT = 600
-
-PROGRAM = '''\
-"""One Deployment API key per entry of the stack config `keys` (resource name -> inputs)."""
-
+import httpx
 import pulumi
+from pulumi import automation as auto
 
 from pulumi_astrokeys import DeploymentApiKey
+from pulumi_astrokeys.testing.emulator import Emulator
+from pulumi_astrokeys.testing.stacks import new_stack, program_from_directory
 
-for name, inputs in pulumi.Config().require_object("keys").items():
-    key = DeploymentApiKey(name, **inputs)
-    pulumi.export(f"{name}_id", key.key_id)
-    pulumi.export(f"{name}_secret", key.secret)
-'''
+KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
+DEPLOYMENT_TYPE = "pulumi-python:dynamic/astrokeys:Deployment"
+PROJECT = "scenarios"
+STACK = "dev"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: The signature Pulumi's state gives a secret value.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_REPLACEMENT_OPS = {"replace", "create-replacement"}
+
+Specs = dict[str, dict[str, Any]]
 
 
-def missing_requirements() -> Optional[str]:
-    """Why the real-CLI tests cannot run here, or None if they can."""
-    cli = shutil.which("pulumi")
-    if cli is None:
-        return (
-            "needs the Pulumi CLI (>= {}) on the PATH: install it from https://www.pulumi.com/docs/install/ "
-            "(no Pulumi account needed: the tests use a local file backend and the local Astro API emulator)"
-        ).format(".".join(map(str, MIN_CLI_VERSION)))
-    if sys.prefix == sys.base_prefix:
-        return "needs pytest to run from the virtualenv pulumi-astrokeys is installed in (e.g. .venv/bin/python -m pytest)"
-    version = cli_version(cli)
-    if version is None:
-        return f"could not read the version of the Pulumi CLI at {cli}"
-    if version < MIN_CLI_VERSION:
-        return "needs Pulumi CLI >= {}, found {} at {}".format(
-            ".".join(map(str, MIN_CLI_VERSION)), ".".join(map(str, version)), cli
+class Run:
+    """What one ``preview``/``up``/``refresh``/``destroy`` did, from the engine's events."""
+
+    def __init__(self, events: list[auto.EngineEvent], stdout: str = "", outputs: Optional[auto.OutputMap] = None):
+        self.events = events
+        self.stdout = stdout
+        self.outputs: auto.OutputMap = outputs or {}
+
+    def steps(self, name: Optional[str] = None) -> list[auto.StepEventMetadata]:
+        """The steps the engine announced (resource pre-events), of resource ``name`` if given;
+        the stack and provider resources left out."""
+        return [
+            event.resource_pre_event.metadata
+            for event in self.events
+            if event.resource_pre_event is not None
+            and _is_program_resource(event.resource_pre_event.metadata.urn)
+            and (name is None or _name(event.resource_pre_event.metadata.urn) == name)
+        ]
+
+    def step_ops(self, name: str) -> list[str]:
+        return [step.op.value for step in self.steps(name)]
+
+    def ops(self) -> dict[str, str]:
+        """One operation per resource name: ``replace`` for a replacement (whose steps are
+        ``create-replacement``, ``replace`` and ``delete-replaced``). The deletion of an old
+        key left pending by an earlier run (a lone ``delete-replaced``) is in :meth:`step_ops`."""
+        by_name: dict[str, list[str]] = {}
+        for step in self.steps():
+            by_name.setdefault(_name(step.urn), []).append(step.op.value)
+        folded = {}
+        for name, ops in by_name.items():
+            if "replace" in ops or "create-replacement" in ops:
+                folded[name] = "replace"
+            else:
+                folded[name] = next((op for op in ops if op != "delete-replaced"), ops[0])
+        return folded
+
+    def replaces(self, name: str) -> list[str]:
+        """The inputs the engine gave as the reason for replacing ``name``."""
+        return sorted(
+            {key for step in self.steps(name) if step.op.value in _REPLACEMENT_OPS for key in step.keys or []}
         )
-    return None
 
-
-def cli_version(cli: str) -> Optional[tuple[int, int, int]]:
-    try:
-        text = subprocess.run([cli, "version"], check=False, capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
-    return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
-class PulumiError(AssertionError):
-    """A ``pulumi`` command failed; the message carries its output."""
-
-
-class RealProject:
-    """A Pulumi project and stack in ``root``, configured for the emulator at ``host``."""
-
-    def __init__(self, root: Path, *, host: str, organization_id: str, api_token: str) -> None:
-        self.root = root
-        self.project_dir = root / "project"
-        self.backend_dir = root / "backend"
-        for directory in (self.project_dir, self.backend_dir, root / "home"):
-            directory.mkdir(parents=True, exist_ok=True)
-        (self.project_dir / "Pulumi.yaml").write_text(
-            "\n".join(
-                [
-                    f"name: {PROJECT}",
-                    "description: Deployment API keys against the local Astro API emulator",
-                    "runtime:",
-                    "  name: python",
-                    "  options:",
-                    "    toolchain: pip",
-                    # The virtualenv running the tests, where pulumi-astrokeys is installed.
-                    f"    virtualenv: {json.dumps(sys.prefix)}",
-                    "",
-                ]
-            ),
-            encoding="utf-8",
-        )
-        (self.project_dir / "__main__.py").write_text(PROGRAM, encoding="utf-8")
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            # Credentials come from the stack config only; no ambient backend or passphrase file.
-            if not key.startswith("ASTRO_") and key not in ("PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE_FILE")
+    def failed(self) -> set[str]:
+        """Names of the resources whose step failed, or that an error diagnostic names (a
+        failed check has no step)."""
+        failed_steps = {
+            _name(event.res_op_failed_event.metadata.urn)
+            for event in self.events
+            if event.res_op_failed_event is not None
         }
-        env.update(
-            {
-                "PULUMI_BACKEND_URL": self.backend_dir.as_uri(),
-                "PULUMI_HOME": str(root / "home"),
-                "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-                "PULUMI_SKIP_UPDATE_CHECK": "true",
-                # The virtualenv also holds provider packages this program never uses (the
-                # ci-handoff example's pulumi-github and pulumi-vault): the engine loads providers
-                # only when a resource needs one, so nothing needs downloading.
-                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-                "NO_COLOR": "1",
-            }
-        )
-        self.env = env
-        self.run("stack", "init", STACK, "--secrets-provider", "passphrase", stack=False)
-        self.config_set("astrokeys:host", host)
-        self.config_set("astrokeys:organizationId", organization_id)
-        self.config_set("astrokeys:apiToken", api_token, secret=True)
+        named_in_errors = {
+            _name(event.diagnostic_event.urn)
+            for event in self.events
+            if event.diagnostic_event is not None
+            and event.diagnostic_event.severity == "error"
+            and event.diagnostic_event.urn
+            and _is_program_resource(event.diagnostic_event.urn)
+        }
+        return failed_steps | named_in_errors
 
-    # -- running the CLI -------------------------------------------------------------------
+    def errors(self) -> list[str]:
+        """The error diagnostics, as the CLI prints them."""
+        return [
+            event.diagnostic_event.message
+            for event in self.events
+            if event.diagnostic_event is not None and event.diagnostic_event.severity == "error"
+        ]
 
-    def run(
-        self, *args: str, stack: bool = True, check: bool = True, values: Sequence[str] = ()
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``pulumi <args>`` in the project; ``values`` go after ``--``, so one starting
-        with a dash is never read as a flag."""
-        command = ["pulumi", *args, "--cwd", str(self.project_dir), "--non-interactive"]
-        if stack:
-            command += ["--stack", STACK]
-        if values:
-            command += ["--", *values]
-        result = subprocess.run(
-            command, check=False, env=self.env, capture_output=True, text=True, timeout=_TIMEOUT
+    def error_text(self) -> str:
+        """The error diagnostics as one line each, the engine's own line breaks undone."""
+        return "\n".join(" ".join(message.split()) for message in self.errors())
+
+    def plain(self, key: Optional[str] = None) -> Any:
+        """Stack outputs, secrets in plain text (one output's value if ``key`` is given)."""
+        values = {name: output.value for name, output in self.outputs.items()}
+        return values if key is None else values[key]
+
+    def is_secret(self, key: str) -> bool:
+        return bool(self.outputs[key].secret)
+
+
+class StackFailed(AssertionError):
+    """A Pulumi operation failed; ``run`` holds its events, ``str()`` the CLI's output."""
+
+    def __init__(self, error: auto.CommandError, run: Run) -> None:
+        super().__init__(str(error))
+        self.run = run
+
+
+class RealStack:
+    """An Automation API stack with the helpers the scenarios use."""
+
+    def __init__(self, stack: auto.Stack, root: Path) -> None:
+        self.stack = stack
+        self.root = root
+
+    @contextmanager
+    def _recording(self) -> Iterator[list[auto.EngineEvent]]:
+        events: list[auto.EngineEvent] = []
+        try:
+            yield events
+        except auto.CommandError as error:
+            raise StackFailed(error, Run(events, str(error))) from None
+
+    def preview(self, **options: Any) -> Run:
+        with self._recording() as events:
+            result = self.stack.preview(on_event=events.append, **options)
+        return Run(events, result.stdout)
+
+    def up(self, **options: Any) -> Run:
+        with self._recording() as events:
+            result = self.stack.up(on_event=events.append, **options)
+        return Run(events, result.stdout, result.outputs)
+
+    def refresh(self, **options: Any) -> Run:
+        with self._recording() as events:
+            result = self.stack.refresh(on_event=events.append, **options)
+        return Run(events, result.stdout)
+
+    def destroy(self, **options: Any) -> Run:
+        with self._recording() as events:
+            result = self.stack.destroy(on_event=events.append, **options)
+        return Run(events, result.stdout)
+
+    def cli(self, *args: str) -> auto.CommandResult:
+        """``pulumi <args> --stack <this stack>`` in the stack's workspace, as a user would type it."""
+        workspace = self.stack.workspace
+        assert isinstance(workspace, auto.LocalWorkspace)
+        assert workspace.pulumi_command is not None
+        result = workspace.pulumi_command.run(
+            [*args, "--stack", self.stack.name, "--non-interactive"],
+            cwd=workspace.work_dir,
+            additional_env=dict(workspace.env_vars or {}),
         )
-        if check and result.returncode != 0:
-            raise PulumiError(
-                f"`pulumi {' '.join(args)}` exited with {result.returncode}\n"
-                f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-            )
+        if result.code != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} exited with {result.code}:\n{result.stderr}")
         return result
 
-    def config_set(self, key: str, value: str, secret: bool = False) -> None:
-        self.run("config", "set", "--secret" if secret else "--plaintext", key, values=[value])
+    # -- the state -------------------------------------------------------------------------
 
-    def set_keys(self, keys: dict[str, dict[str, Any]]) -> None:
-        """The program's keys: resource name -> DeploymentApiKey inputs."""
-        self.config_set("keys", json.dumps(keys))
+    def export(self, show_secrets: bool = False) -> dict[str, Any]:
+        """``pulumi stack export`` (``--show-secrets`` if asked)."""
+        return dict(json.loads(self.cli("stack", "export", *(["--show-secrets"] if show_secrets else [])).stdout))
 
-    # -- operations ------------------------------------------------------------------------
+    def resources(self, show_secrets: bool = True) -> list[dict[str, Any]]:
+        return list(self.export(show_secrets).get("deployment", {}).get("resources") or [])
 
-    def preview(self) -> dict[str, Any]:
-        """``pulumi preview --json``: the preview digest (``steps``, ``changeSummary``, ...)."""
-        return dict(json.loads(self.run("preview", "--json").stdout))
-
-    def up(self) -> None:
-        self.run("up", "--yes", "--json", "--skip-preview")
-
-    def refresh(self) -> None:
-        self.run("refresh", "--yes", "--skip-preview")
-
-    def destroy(self) -> None:
-        self.run("destroy", "--yes", "--skip-preview")
-
-    # -- the stack -------------------------------------------------------------------------
-
-    def export(self) -> dict[str, Any]:
-        """``pulumi stack export``: the stack's deployment, secrets encrypted."""
-        return dict(json.loads(self.run("stack", "export").stdout))
-
-    def keys(self) -> dict[str, dict[str, Any]]:
-        """The keys in the stack's state by resource name (outputs as exported, secrets encrypted)."""
-        resources = self.export().get("deployment", {}).get("resources") or []
+    def keys(self, show_secrets: bool = True) -> dict[str, dict[str, Any]]:
+        """The keys in the state by resource name (not those pending deletion)."""
         return {
-            r["urn"].rsplit("::", 1)[-1]: r for r in resources if r["type"] == KEY_TYPE and not r.get("delete")
+            _name(r["urn"]): r for r in self.resources(show_secrets) if r["type"] == KEY_TYPE and not r.get("delete")
         }
 
-    def resources(self) -> list[dict[str, Any]]:
-        return list(self.export().get("deployment", {}).get("resources") or [])
+    def custom_names(self) -> list[str]:
+        """Names of the program's custom resources in the state, in state order."""
+        return [_name(r["urn"]) for r in self.resources(False) if _is_program_resource(r["urn"]) and r.get("custom")]
 
     def outputs(self, show_secrets: bool = False) -> dict[str, Any]:
         """``pulumi stack output --json`` (secrets shown as ``[secret]`` unless ``show_secrets``)."""
         args = ["stack", "output", "--json", *(["--show-secrets"] if show_secrets else [])]
-        return dict(json.loads(self.run(*args).stdout or "{}"))
+        return dict(json.loads(self.cli(*args).stdout or "{}"))
 
-    def files_holding(self, text: str) -> list[Path]:
-        """Files of the project and its backend (state, backups, history, stack config) holding ``text``."""
-        needle = text.encode("utf-8")
-        return [
-            path
-            for directory in (self.project_dir, self.backend_dir)
-            for path in directory.rglob("*")
-            if path.is_file() and needle in path.read_bytes()
-        ]
+    def stored_text(self) -> str:
+        """Every file of the backend and workspace (state, backups, history, stack config)."""
+        return "\n".join(
+            path.read_text(encoding="utf-8", errors="replace")
+            for path in sorted(self.root.rglob("*"))
+            if path.is_file() and "pulumi-home" not in path.parts
+        )
+
+
+class World:
+    """The emulator, and real-CLI stacks wired to it through stack config."""
+
+    def __init__(self, emulator: Emulator, root: Path) -> None:
+        self.emulator = emulator
+        self.root = root
+        self._stacks = 0
+
+    def stack(
+        self,
+        program: Callable[[], None] | Path,
+        project: str = PROJECT,
+        env: Optional[Mapping[str, str]] = None,
+        **config: str,
+    ) -> RealStack:
+        """A new stack (its own backend) of ``program``; ``config`` is the project's config."""
+        self._stacks += 1
+        root = self.root / f"stack-{self._stacks}"
+        stack = new_stack(
+            program_from_directory(program) if isinstance(program, Path) else program,
+            work_dir=root,
+            emulator=self.emulator,
+            project_name=project,
+            stack_name=STACK,
+            config={f"{project}:{key}": value for key, value in config.items()},
+            env=env,
+        )
+        return RealStack(stack, root)
+
+    # -- what reached the API ----------------------------------------------------------
+
+    def clear(self) -> None:
+        self.emulator.clear_requests()
+
+    def requests(self) -> list[tuple[str, str]]:
+        """``(method, path)`` of every API request since the last :meth:`clear`; paths
+        relative to the organization (``/tokens/...``, ``/deployments/...``)."""
+        prefix = f"/v1/organizations/{self.emulator.organization_id}"
+        return [(r["method"], r["path"].removeprefix(prefix)) for r in self.emulator.requests()]
+
+    def writes(self) -> list[tuple[str, str]]:
+        """The POSTs and DELETEs among :meth:`requests`, in the order the API received them."""
+        return [(method, path) for method, path in self.requests() if method in ("POST", "DELETE")]
+
+    # -- the API as a key's holder or an operator sees it -------------------------------
+
+    def answer_to(self, secret: str, deployment_id: str) -> int:
+        """The status the API gives a key's holder who reads the key's Deployment."""
+        response = httpx.get(
+            f"{self.emulator.base_url}/deployments/{deployment_id}",
+            headers={"Authorization": f"Bearer {secret}"},
+            trust_env=False,
+        )
+        return response.status_code
+
+    def tokens(self, names: Optional[set[str]] = None) -> dict[str, dict[str, Any]]:
+        """The Deployment tokens in the emulator by ID, only those named in ``names`` if given."""
+        return {
+            t["id"]: t
+            for t in self.emulator.list_all_tokens(self.emulator.organization_id)
+            if t["scope"] == "DEPLOYMENT" and (names is None or t["name"] in names)
+        }
+
+    def delete_token_by_hand(self, token_id: str) -> None:
+        """An operator deletes a key in the Astro UI."""
+        with self.emulator.client() as api:
+            assert api.delete(f"/tokens/{token_id}").status_code == 204
+
+
+def keys_program(specs: Specs, opts: Optional[dict[str, dict[str, Any]]] = None) -> Callable[[], None]:
+    """Program: one key per entry of ``specs`` (read at each run, so a test edits the program by
+    editing ``specs``), exporting each key's ID and secret."""
+    options = opts if opts is not None else {}
+
+    def program() -> None:
+        for name, spec in specs.items():
+            key = DeploymentApiKey(name, **spec, opts=pulumi.ResourceOptions(**options.get(name, {})))
+            pulumi.export(f"{name}_id", key.key_id)
+            pulumi.export(f"{name}_secret", key.secret)
+
+    return program
+
+
+def plain(value: Any) -> Any:
+    """A property of ``pulumi stack export --show-secrets``, a secret's plaintext unwrapped."""
+    if isinstance(value, dict) and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        return json.loads(value["plaintext"]) if "plaintext" in value else value
+    return value
 
 
 def is_encrypted_secret(value: Any) -> bool:
     """Whether an exported property value is a secret sealed by the secrets provider."""
     return (
         isinstance(value, dict)
-        and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
+        and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270"
         and "ciphertext" in value
     )
+
+
+def secret_of(key: dict[str, Any]) -> str:
+    """A key's secret from ``export(show_secrets=True)``; it must have been stored as a secret."""
+    value = key["outputs"]["secret"]
+    assert isinstance(value, dict) and value.get(SECRET_SIG), "a key's secret is kept as a secret in the state"
+    return str(plain(value))
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def _is_program_resource(urn: str) -> bool:
+    kind = urn.split("::")[-2] if urn.count("::") >= 3 else ""
+    return not kind.startswith("pulumi:providers:") and kind != "pulumi:pulumi:Stack"
