@@ -18,7 +18,7 @@ pulumi: $(STAMP)
 	.ci/pulumi-cli.sh $(BIN)
 
 demo: pulumi
-	$(BIN)/python -m pulumi_astrokeys.demo
+	$(BIN)/python examples/demo.py
 
 test: pulumi
 	$(BIN)/python -m pytest -n 2 -q

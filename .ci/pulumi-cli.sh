@@ -75,7 +75,9 @@ say "building the Pulumi CLI v$VERSION from Pulumi's Go modules into $CACHE (a m
 started=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+# The compiled packages (2 GB and more) are of no use once the binary is cached: build them in
+# a throwaway cache. Downloaded modules stay in Go's shared module cache.
+export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOCACHE="$work/go-build"
 cd "$work"
 
 cat > go.mod <<EOF
