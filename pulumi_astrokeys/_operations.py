@@ -20,8 +20,9 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Optional
 
 from pulumi.dynamic import CreateResult, ReadResult
@@ -32,9 +33,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 from ._client import AstroClient
 from ._errors import (
     AmbiguousCreateError,
+    APIStatusError,
     AstroAPIError,
     KeyOperationError,
-    NetworkError,
     NotFoundError,
     RateLimitedError,
     ServerError,
@@ -278,7 +279,7 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
             left = _clean_up(client, inputs, key, lost, gave_up_at)
             raise _failure(key, inputs, failure_sentence("create", key, error), left) from None
         try:
-            client.update_token(token.id, name=inputs.name, description=inputs.description)
+            _persistently(client, partial(client.update_token, token.id, name=inputs.name, description=inputs.description))
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
             reason = f"the token was created but could not be given its description ({error})"
@@ -348,7 +349,6 @@ def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_
         return None
     grace = min(client.request_timeout or _LATE_COMMIT_GRACE, _LATE_COMMIT_GRACE)
     time.sleep(max(0.0, gave_up_at + grace - time.monotonic()))
-    started = time.monotonic()
     left: list[str] = []
 
     def sweep_once() -> None:
@@ -363,21 +363,8 @@ def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_
                 pass
             left.remove(stray.id)
 
-    def passes(error: BaseException) -> bool:
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return time.monotonic() - started + error.retry_after < _SWEEP_BUDGET
-        return isinstance(error, (ServerError, NetworkError, RateLimitedError))
-
-    retrying = Retrying(
-        stop=stop_after_delay(_SWEEP_BUDGET),
-        wait=lambda state: _sweep_wait(client, state, _SWEEP_BUDGET - (time.monotonic() - started)),
-        retry=retry_if_exception(passes),
-        reraise=True,
-    )
     try:
-        for attempt in retrying:
-            with attempt:
-                sweep_once()
+        _persistently(client, sweep_once)
     except NotFoundError:
         return None  # the Deployment is gone, and its tokens with it
     except AstroAPIError as error:
@@ -389,6 +376,34 @@ def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_
             f"answer was lost; the check failed: {error})"
         )
     return None
+
+
+def _persistently(client: AstroClient, step: Callable[[], None]) -> None:
+    """Run an idempotent clean-up step; after an error that may pass, back off and run it again.
+
+    The client already retries what it safely can; this outlasts what it gives up on (a
+    5xx, a run of dropped connections, an answer that is not the API's JSON, a 429 whose
+    Retry-After exceeds its patience), for :data:`_SWEEP_BUDGET` seconds at most. A
+    definite refusal (another 4xx) is raised at once.
+    """
+    started = time.monotonic()
+
+    def passes(error: BaseException) -> bool:
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return time.monotonic() - started + error.retry_after < _SWEEP_BUDGET
+        if isinstance(error, APIStatusError):
+            return isinstance(error, (ServerError, RateLimitedError))
+        return isinstance(error, AstroAPIError)
+
+    retrying = Retrying(
+        stop=stop_after_delay(_SWEEP_BUDGET),
+        wait=lambda state: _sweep_wait(client, state, _SWEEP_BUDGET - (time.monotonic() - started)),
+        retry=retry_if_exception(passes),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            step()
 
 
 def _sweep_wait(client: AstroClient, state: RetryCallState, budget_left: float) -> float:
@@ -405,7 +420,7 @@ def _sweep_wait(client: AstroClient, state: RetryCallState, budget_left: float) 
 def _discard(client: AstroClient, token_id: str, key: str) -> bool:
     """Delete a token this create made but cannot hand over; whether it is gone."""
     try:
-        client.delete_token(token_id)
+        _persistently(client, lambda: client.delete_token(token_id))
     except NotFoundError:
         pass
     except AstroAPIError as error:

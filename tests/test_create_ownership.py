@@ -147,3 +147,14 @@ def test_when_the_clean_up_cannot_check_it_fails_naming_what_it_left_and_deletes
     assert "\n" not in message and message.endswith(".") and other["token"] not in message
     assert other["id"] in live, "a token this create cannot prove it made must stay"
     assert CREATE_MARKER_PREFIX.strip() in stray["description"]
+
+
+def test_a_garbled_listing_or_a_failed_delete_while_cleaning_up_is_tried_again(emulator: Emulator) -> None:
+    provider = provider_for(emulator)
+    emulator.inject_fault("POST", CREATE, action="commit-then-drop")
+    emulator.inject_fault("GET", LIST, action="commit-then-garble", count=2)
+    emulator.inject_fault("DELETE", r"/tokens/", status=500, count=2)
+
+    created = create(provider, emulator)
+
+    assert list(tokens_named(emulator, "ci")) == [created.id]

@@ -3,8 +3,11 @@
 Each run takes a program of 2 or 3 keys over the emulator's two Deployments through
 ``up``, an ``up`` that replaces one key, ``refresh`` and ``destroy``, with about one
 Astro request in five failing (429 with and without ``Retry-After``, 500, 502, 503,
-dropped connections, slow answers, creates whose answer is lost). A failed operation
-is run again, at most three times. After every operation:
+dropped connections, slow answers, creates whose answer is lost, answers cut in half,
+requests the server commits after the client gave up on them). In half the runs of 3
+keys, the third has the first one's name and Deployment (Astro allows duplicate names),
+so a clean-up that deleted by name would delete a live key. A failed operation is run
+again, at most three times. After every operation:
 
 - no orphan: every token of the run's keys that the API holds is in the state, and
   after ``destroy`` there is none;
@@ -72,7 +75,11 @@ FAULTS: list[Any] = [
     {"action": "delay", "delay_seconds": 0.05},
     {"action": "commit-then-drop"},
     {"action": "commit-then-delay", "delay_seconds": 0.05},
+    {"action": "commit-then-garble"},
+    # Past the provider's request timeout (below), within its grace for late commits.
+    {"action": "delay-then-commit", "delay_seconds": 1.5},
 ]
+REQUEST_TIMEOUT = "1"
 # Every request the provider sends; the checks below authenticate with GET /deployments, which this spares.
 PROVIDER_PATHS = r"/tokens|/deployments/"
 KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
@@ -229,12 +236,14 @@ class RunReport:
     unclear: list[str] = field(default_factory=list)
 
 
-def key_program(keys: dict[str, tuple[str, str]]) -> Any:
-    """Program: one key per entry, ``name -> (deployment_id, description)``."""
+def key_program(keys: dict[str, tuple[str, str]], names: dict[str, str]) -> Any:
+    """Program: one key per entry, ``resource name -> (deployment_id, description)``, named by ``names``."""
 
     def program() -> None:
-        for name, (deployment_id, description) in keys.items():
-            DeploymentApiKey(name, deployment_id=deployment_id, description=description)
+        for resource_name, (deployment_id, description) in keys.items():
+            DeploymentApiKey(
+                resource_name, name=names[resource_name], deployment_id=deployment_id, description=description
+            )
 
     return program
 
@@ -271,7 +280,11 @@ def check_state(stack: Stack, bootstrap: Bootstrap, prefix: str, operation: str,
     live = {t["id"]: t for t in emulator.list_all_tokens(emulator.organization_id) if t["name"].startswith(prefix)}
     keys = {r.id: r for r in stack.resources() if r.type == KEY_TYPE}
     where = f"run {report.index} after {operation}"
-    report.orphans += [f"{where}: token {i} ({live[i]['name']}) is not in the state" for i in live.keys() - keys.keys()]
+    report.orphans += [
+        f"{where}: token {i} ({live[i]['name']}, {live[i]['description']!r}, created {live[i]['createdAt']}) "
+        "is not in the state"
+        for i in live.keys() - keys.keys()
+    ]
     if operation == "refresh" and ok:
         report.missing += [f"{where}: key {i} is in the state, not in the API" for i in keys.keys() - live.keys()]
     if operation == "destroy" and ok and live:
@@ -291,8 +304,12 @@ def run_lifecycle(index: int, seed: int, bootstrap: Bootstrap, workdir: str, pyt
     prefix = f"run{index:05d}-"
     names = [prefix + letter for letter in "abc"[: rng.choice((2, 3))]]
     keys = {name: (rng.choice(bootstrap.deployment_ids), f"campaign key {name}") for name in names}
+    key_names = {name: name for name in names}
+    if len(names) == 3 and rng.random() < 0.5:  # two keys of the same name on the same Deployment
+        key_names[names[2]] = names[0]
+        keys[names[2]] = (keys[names[0]][0], keys[names[2]][1])
     stack = Stack(
-        key_program(keys),
+        key_program(keys, key_names),
         state_file=Path(workdir) / f"{prefix}state.json",
         project="campaign",
         stack_name=f"run{index}",
@@ -300,6 +317,7 @@ def run_lifecycle(index: int, seed: int, bootstrap: Bootstrap, workdir: str, pyt
             "astrokeys:host": bootstrap.host,
             "astrokeys:organizationId": bootstrap.organization_id,
             "astrokeys:retryBackoff": "0.01",
+            "astrokeys:requestTimeout": REQUEST_TIMEOUT,
         },
         secret_config={"astrokeys:apiToken": bootstrap.api_token},
         passphrase="campaign",
@@ -385,7 +403,8 @@ def test_a_fault_campaign_leaves_no_orphan_loses_no_secret_and_explains_every_fa
     assert len(reports) == RUNS
     if RUNS >= 50:  # enough requests for every kind of fault, near the chosen rate
         assert set(chaos["injected"]) == {
-            "429 retry-after 0", "429", "500", "502", "503", "drop", "delay", "commit-then-drop", "commit-then-delay"
+            "429 retry-after 0", "429", "500", "502", "503", "drop", "delay", "commit-then-drop", "commit-then-delay",
+            "commit-then-garble", "delay-then-commit",
         }
         assert 0.15 < chaos["total"] / chaos["considered"] < 0.25
     problems = [
