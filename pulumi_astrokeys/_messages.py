@@ -53,7 +53,8 @@ def _next_step(error: AstroAPIError) -> str:
     if isinstance(error, UnauthorizedError):
         return (
             "set a valid, unexpired API token with `pulumi config set --secret astrokeys:apiToken <token>` "
-            "or ASTRO_API_TOKEN"
+            "or ASTRO_API_TOKEN (`pulumi refresh` and `pulumi destroy` use the token recorded by the last "
+            "`pulumi up`: after changing it, run `pulumi up` first or add --run-program)"
         )
     if isinstance(error, ForbiddenError):
         return (

@@ -146,8 +146,19 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
 
         if not _is_lookup(props):
             return _user_facing(lambda: read_key(_runtime.client(), id_, props))
-        recorder = _TokenRecorder(_runtime.client())
+        client = _runtime.client()
+        recorder = _TokenRecorder(client)
         result: ReadResult = _user_facing(lambda: read_key(cast("AstroClient", recorder), id_, props))
+        if not result.id and not props.get("key_id"):
+            # The program's own lookup (a lookup's refresh starts from its earlier outputs). An
+            # empty ID would not fail the update: the engine would record nothing, silently.
+            from ._errors import KeyOperationError
+
+            raise KeyOperationError(
+                f"Could not look up Deployment API key {id_}: organization {client.settings.organization_id} "
+                "has no such key (it was deleted, or the ID is wrong); pass the ID of an existing key to "
+                "DeploymentApiKey.get."
+            )
         if result.id and recorder.token is not None and result.outs is not None:
             result.outs.update(lookup_outputs(recorder.token))
         return result

@@ -8,12 +8,15 @@ from typing import Any, Optional, overload
 import pulumi
 import pulumi.dynamic
 
+from ._autonaming import refuse_delete_first_autonaming
 from ._pickling import pickler_restored
 from .provider import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, DeploymentApiKeyProvider
 
 __all__ = ["DeploymentApiKey", "DeploymentApiKeyArgs"]
 
 _DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
+TYPE_TOKEN = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
+"""The key's resource type, as URNs, ``pulumi stack export`` and ``pulumi:autonaming`` name it."""
 _INPUT_NAMES = ("deployment_id", "name", "description", "role", "expiry_period_in_days", "keepers")
 
 
@@ -125,7 +128,10 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
 
     Credentials come from stack config (``astrokeys:apiToken``, ``astrokeys:organizationId``,
     ``astrokeys:host``) or the environment (``ASTRO_API_TOKEN``, ``ASTRO_ORGANIZATION_ID``,
-    ``ASTRO_API_HOST``), read when Pulumi runs the provider, never stored in the state.
+    ``ASTRO_API_HOST``), read when Pulumi runs the provider; never in the pickled provider.
+    Pulumi records the stack config with the default provider in the state (a secret token
+    encrypted), and ``pulumi refresh`` and ``pulumi destroy`` use that record: after changing
+    the config, run ``pulumi up`` once first, or pass ``--run-program`` to them.
     """
 
     key_id: pulumi.Output[str]
@@ -215,6 +221,7 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
                 f"DeploymentApiKey {resource_name!r}: deployment_id is required; pass the ID of the "
                 "Deployment, or deployment.id of a Deployment resource"
             )
+        refuse_delete_first_autonaming(resource_name, TYPE_TOKEN)
         self._register(
             resource_name,
             {

@@ -1,0 +1,363 @@
+"""Where the real Pulumi engine decides what happens to keys, checked with the real CLI.
+
+Each test pins what ``pulumi`` itself does around the provider: the stack config it
+records with the default provider, lookups of keys that are gone, ``protect``,
+``pulumi:autonaming``, an update killed half-way, ``--replace`` and ``--target``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi import automation as auto
+from real_cli_support import KEY_TYPE, StackFailed, World, keys_program, secret_of
+
+from pulumi_astrokeys import DeploymentApiKey
+from pulumi_astrokeys.testing.emulator import Emulator
+
+
+@pytest.fixture
+def world(emulator: Emulator, tmp_path: Path) -> World:
+    return World(emulator, tmp_path)
+
+
+def rotate_owner_token(emulator: Emulator) -> str:
+    """Rotate the API token that runs Pulumi, as its owner would in the Astro UI; the old value dies."""
+    owner = next(t for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "ORGANIZATION")
+    with emulator.client() as api:
+        response = api.post(f"/tokens/{owner['id']}/rotate")
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+def provider_ops(run: Any) -> set[str]:
+    """The operations the engine announced for the default dynamic provider."""
+    return {
+        event.resource_pre_event.metadata.op.value
+        for event in run.events
+        if event.resource_pre_event is not None
+        and event.resource_pre_event.metadata.type.startswith("pulumi:providers:")
+    }
+
+
+# -- 1. the stack config the engine records with the default provider ---------------------------
+
+
+def test_after_rotating_the_api_token_up_records_it_and_refresh_and_destroy_work_with_it_alone(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}, "reports": {"deployment_id": deployment}}))
+    stack.up()
+    before = {name: key["id"] for name, key in stack.keys().items()}
+    old_token = world.emulator.api_token
+
+    new_token = rotate_owner_token(world.emulator)
+    stack.stack.set_config("astrokeys:apiToken", auto.ConfigValue(new_token, secret=True))
+    world.clear()
+
+    preview = stack.preview()
+    assert preview.ops() == {"etl": "same", "reports": "same"}, "a new token replaces no key"
+    assert provider_ops(preview) == {"update"}, "the provider is updated, never replaced"
+
+    # Before an up, refresh runs the provider with the settings recorded at the last update.
+    with pytest.raises(StackFailed) as stale:
+        stack.refresh()
+    message = stale.value.run.error_text()
+    assert "401" in message and "run `pulumi up` first or add --run-program" in message
+    assert set(stack.keys()) == {"etl", "reports"}, "a refused read drops nothing"
+
+    up = stack.up()
+    assert up.ops() == {"etl": "same", "reports": "same"}
+    assert world.writes() == [], "the up wrote nothing to the keys"
+
+    stack.refresh()
+    assert {name: key["id"] for name, key in stack.keys().items()} == before
+    exported = json.dumps(stack.export())
+    for token in (old_token, new_token):
+        assert token not in exported and token not in stack.stored_text()
+    stack.destroy()
+    assert world.tokens() == {}
+    assert {r["tokenId"] for r in world.emulator.requests() if r["method"] == "DELETE"} != {None}
+
+
+def test_refresh_and_destroy_with_run_program_use_the_new_api_token_at_once(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}}))
+    stack.up()
+    new_token = rotate_owner_token(world.emulator)
+    stack.stack.set_config("astrokeys:apiToken", auto.ConfigValue(new_token, secret=True))
+
+    stack.refresh(run_program=True)
+    assert set(stack.keys()) == {"etl"}
+    stack.destroy(run_program=True)
+
+    assert world.tokens() == {}
+
+
+def test_a_new_host_or_organization_replaces_no_key_and_a_foreign_organization_is_refused(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}}))
+    stack.up()
+    etl = stack.keys()["etl"]
+
+    # The same emulator under another spelling of its address.
+    other_spelling = world.emulator.host.replace("127.0.0.1", "localhost")
+    stack.stack.set_config("astrokeys:host", auto.ConfigValue(other_spelling))
+    world.clear()
+    preview = stack.preview()
+    assert preview.ops() == {"etl": "same"} and provider_ops(preview) == {"update"}
+    assert stack.up().ops() == {"etl": "same"}
+    assert world.writes() == []
+
+    other = world.emulator.create_organization()
+    stack.stack.set_config("astrokeys:organizationId", auto.ConfigValue(other["organizationId"]))
+    stack.stack.set_config("astrokeys:apiToken", auto.ConfigValue(other["apiToken"], secret=True))
+    preview = stack.preview()
+    assert preview.ops() == {"etl": "same"} and provider_ops(preview) == {"update"}
+    stack.up()
+
+    with pytest.raises(StackFailed) as refused:
+        stack.refresh()
+    assert etl["outputs"]["organization_id"] in refused.value.run.error_text()
+    assert stack.keys()["etl"]["id"] == etl["id"], "a key of another organization is not dropped"
+    assert etl["id"] in world.tokens()
+
+
+# -- 2. a lookup of a key that is gone ----------------------------------------------------------------
+
+
+def test_a_lookup_of_a_missing_key_fails_the_update_naming_the_key(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}}))
+    stack.up()
+    gone = stack.keys()["etl"]["id"]
+    world.delete_token_by_hand(gone)
+
+    def program() -> None:
+        key = DeploymentApiKey.get("looked-up", gone)
+        pulumi.export("name", key.name)
+
+    lookup = world.stack(program)
+    with pytest.raises(StackFailed) as failed:
+        lookup.up()
+
+    assert f"Could not look up Deployment API key {gone}: organization" in failed.value.run.error_text()
+    assert lookup.resources() == [] or all(r["type"] != KEY_TYPE for r in lookup.resources())
+
+
+# -- 3. protect ----------------------------------------------------------------------------------------
+
+
+def test_destroy_deletes_every_unprotected_key_before_it_reports_the_protected_one(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(
+        keys_program(
+            {"etl": {"deployment_id": deployment}, "reports": {"deployment_id": deployment}},
+            {"etl": {"protect": True}},
+        )
+    )
+    stack.up()
+    keys = stack.keys()
+    world.clear()
+
+    with pytest.raises(StackFailed) as failed:
+        stack.destroy()
+
+    assert f'resource "{keys["etl"]["urn"]}" cannot be deleted because it is protected' in (
+        failed.value.run.error_text()
+    )
+    assert world.writes() == [("DELETE", f"/tokens/{keys['reports']['id']}")]
+    assert set(stack.keys()) == {"etl"}
+    assert world.answer_to(secret_of(keys["etl"]), deployment) == 200
+
+
+# -- 4. pulumi:autonaming --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"mode": "verbatim"}, {"mode": "disabled"}, {"pattern": "${name}-${stack}"}],
+    ids=["verbatim", "disabled", "pattern-without-random"],
+)
+def test_an_autonaming_config_that_would_replace_keys_delete_first_is_refused_before_anything_runs(
+    world: World, setting: dict[str, str]
+) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    specs = {"etl": {"deployment_id": deployment, "description": "ETL deploys"}}
+    stack = world.stack(keys_program(specs))
+    stack.up()
+    old = stack.keys()["etl"]
+    for key, value in setting.items():
+        stack.stack.set_config(f"pulumi:autonaming.{key}", auto.ConfigValue(value), path=True)
+    specs["etl"]["description"] = "Nightly ETL deploys"
+    world.clear()
+
+    with pytest.raises(StackFailed) as refused:
+        stack.preview()
+    message = refused.value.run.error_text()
+    assert "DeploymentApiKey 'etl': the stack config pulumi:autonaming has the" in message
+    assert "pulumi config set --path pulumi:autonaming.providers.pulumi-python.mode default" in message
+    assert "Traceback" not in message
+    with pytest.raises(StackFailed):
+        stack.up()
+    assert world.writes() == []
+    assert stack.keys()["etl"]["id"] == old["id"]
+
+    # The override the message names keeps the keys new-first under the stack's setting.
+    stack.stack.set_config(
+        "pulumi:autonaming.providers.pulumi-python.mode", auto.ConfigValue("default"), path=True
+    )
+    result = stack.up()
+    assert result.step_ops("etl") == ["create-replacement", "replace", "delete-replaced"]
+    new = stack.keys()["etl"]
+    assert world.writes() == [("POST", "/tokens"), ("POST", f"/tokens/{new['id']}"), ("DELETE", f"/tokens/{old['id']}")]
+
+
+def test_an_autonaming_pattern_with_a_random_part_leaves_keys_new_first(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    specs = {"etl": {"deployment_id": deployment, "description": "ETL deploys"}}
+    stack = world.stack(keys_program(specs))
+    stack.stack.set_config("pulumi:autonaming.pattern", auto.ConfigValue("${name}-${hex(6)}"), path=True)
+    stack.up()
+    specs["etl"]["description"] = "Nightly ETL deploys"
+
+    assert stack.up().step_ops("etl") == ["create-replacement", "replace", "delete-replaced"]
+
+
+# -- 5. an update killed half-way ---------------------------------------------------------------------------
+
+
+#: ``pulumi up`` of a keys program, in a process of its own: the CLI, its plugins and the
+#: program all die together when the test kills that process group.
+_UP_IN_ANOTHER_PROCESS = """
+import json, sys
+from pulumi import automation as auto
+from pulumi_astrokeys import DeploymentApiKey
+from pulumi_astrokeys.testing.stacks import find_pulumi
+
+settings = json.loads(sys.argv[1])
+
+def program():
+    for name, inputs in settings["keys"].items():
+        DeploymentApiKey(name, **inputs)
+
+workspace = auto.LocalWorkspace(
+    work_dir=settings["work_dir"], env_vars=settings["env"], program=program, pulumi_command=find_pulumi()
+)
+auto.Stack.select(settings["stack"], workspace).up()
+"""
+
+
+def test_after_kill_9_mid_create_the_documented_recovery_leaves_no_token_outside_the_state(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    specs: dict[str, dict[str, Any]] = {"etl": {"deployment_id": deployment}}
+    stack = world.stack(keys_program(specs))
+    stack.up()
+    # The create is committed, then its answer hangs: the moment the CLI is killed.
+    world.emulator.inject_fault("POST", r"/tokens$", action="commit-then-delay", delay_seconds=60)
+    workspace = stack.stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace)
+    settings = {
+        "keys": {**specs, "reports": {"deployment_id": deployment}},
+        "work_dir": workspace.work_dir,
+        "env": dict(workspace.env_vars),
+        "stack": stack.stack.name,
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-c", _UP_IN_ANOTHER_PROCESS, json.dumps(settings)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not world.tokens({"reports"}) and time.monotonic() < deadline and up.poll() is None:
+            time.sleep(0.1)
+        assert world.tokens({"reports"}), "the create never reached the API"
+    finally:
+        os.killpg(up.pid, signal.SIGKILL)  # kill -9 of pulumi up, its plugins and its program
+        up.wait(timeout=30)
+    (stray_id,) = world.tokens({"reports"})
+    exported = stack.export()
+    pending = exported["deployment"].get("pending_operations") or []
+    assert [(op["type"], op["resource"]["urn"].rsplit("::", 1)[-1]) for op in pending] == [("creating", "reports")]
+
+    # The recovery the README gives: release the lock the killed CLI left, give the stack's
+    # state to astrokeys audit, which deletes the orphan, then a refresh that clears the
+    # pending create, and an up.
+    with pytest.raises(StackFailed, match="the stack is currently locked"):
+        stack.refresh()
+    stack.stack.cancel()
+    state_file = stack.root / "state.json"
+    state_file.write_text(json.dumps(exported), encoding="utf-8")
+    audit = subprocess.run(
+        [sys.executable, "-m", "pulumi_astrokeys", "audit", "--stack", str(state_file), "--delete-orphans"],
+        env={**os.environ, **world.emulator.env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert stray_id in audit.stdout
+    assert stray_id not in world.tokens()
+    stack.refresh(clear_pending_creates=True)
+    assert not stack.export()["deployment"].get("pending_operations")
+    specs["reports"] = {"deployment_id": deployment}
+    stack.up()
+
+    in_state = {key["id"] for key in stack.keys().values()}
+    assert set(world.tokens()) == in_state and len(in_state) == 2
+
+
+# -- 6. --replace and --target ---------------------------------------------------------------------------------
+
+
+def test_up_with_replace_rotates_one_key_new_first(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}, "reports": {"deployment_id": deployment}}))
+    stack.up()
+    before = stack.keys()
+    world.clear()
+
+    result = stack.up(replace=[before["etl"]["urn"]])
+
+    assert result.ops() == {"etl": "replace", "reports": "same"}
+    assert result.step_ops("etl") == ["create-replacement", "replace", "delete-replaced"]
+    after = stack.keys()
+    assert after["reports"]["id"] == before["reports"]["id"]
+    assert world.writes() == [
+        ("POST", "/tokens"),
+        ("POST", f"/tokens/{after['etl']['id']}"),
+        ("DELETE", f"/tokens/{before['etl']['id']}"),
+    ]
+    assert world.answer_to(secret_of(before["etl"]), deployment) == 401
+    assert world.answer_to(secret_of(after["etl"]), deployment) == 200
+
+
+def test_up_with_target_replaces_only_the_targeted_key(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    specs: dict[str, dict[str, Any]] = {
+        "etl": {"deployment_id": deployment, "keepers": {"rotation": "1"}},
+        "reports": {"deployment_id": deployment, "keepers": {"rotation": "1"}},
+    }
+    stack = world.stack(keys_program(specs))
+    stack.up()
+    before = stack.keys()
+    for spec in specs.values():
+        spec["keepers"] = {"rotation": "2"}
+
+    result = stack.up(target=[before["etl"]["urn"]])
+
+    assert result.ops()["etl"] == "replace" and result.ops().get("reports", "same") == "same"
+    after = stack.keys()
+    assert after["etl"]["id"] != before["etl"]["id"]
+    assert after["reports"]["id"] == before["reports"]["id"]
+    assert stack.preview().ops() == {"etl": "same", "reports": "replace"}, "the untargeted key is still due"
