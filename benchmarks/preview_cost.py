@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from lifecycle import Secret, Stack
+from lifecycle.state import ResourceState, StateFile
+
 from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle import Secret, Stack
-from pulumi_astrokeys.testing.lifecycle.state import ResourceState, StateFile
 
 from ._common import Figure, emulator_process, median, note, quick, report
 from .rate_limit_floor import PROJECT, keys_program, stack_for

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from lifecycle.provider_client import emulator_provider_process
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
@@ -60,7 +61,7 @@ def _run(*, latency: float, label: str) -> list[Figure]:
         deployment = emulator.deployment_ids[0]
         if latency:
             emulator.inject_fault("*", r"^/v1/", action="delay", delay_seconds=latency, count=10**9)
-        provider = emulator.provider_process("astrokeys-bench", "bench")
+        provider = emulator_provider_process(emulator, "astrokeys-bench", "bench")
         bare = emulator.client()
         try:
 

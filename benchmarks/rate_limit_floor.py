@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lifecycle import LifecycleError, Stack
+
 from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle import LifecycleError, Stack
 
 from ._common import Figure, emulator_process, note, quick, report
 

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from lifecycle import Stack
 from toy_provider import CLOUD_ENV, ToyCloud
-
-from pulumi_astrokeys.testing.lifecycle import Stack
 
 API_KEY = "toy-api-key-0f3c9a"
 PASSPHRASE = "correct horse battery staple"

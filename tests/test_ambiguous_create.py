@@ -8,13 +8,13 @@ from typing import Any
 
 import pulumi
 import pytest
+from lifecycle import Stack
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from pulumi_astrokeys import DeploymentApiKey, KeyOperationError
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle import Stack
 
 CREATE = r"/tokens$"
 TIMEOUT = "0.5"

@@ -432,8 +432,9 @@ def test_a_key_the_state_holds_but_astro_lost_is_reported(astro_env: Emulator) -
 
 
 def test_a_real_stack_state_from_the_lifecycle_harness(astro_env: Emulator, tmp_path: Path) -> None:
+    from lifecycle import Stack
+
     from pulumi_astrokeys import DeploymentApiKey
-    from pulumi_astrokeys.testing.lifecycle import Stack
 
     deployment = astro_env.deployment_ids[0]
 

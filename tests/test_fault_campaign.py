@@ -52,12 +52,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lifecycle import LifecycleError, Stack
+from lifecycle.stack import reveal
 
 from pulumi_astrokeys import DeploymentApiKey
 from pulumi_astrokeys.emulator import Bootstrap
 from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle import LifecycleError, Stack
-from pulumi_astrokeys.testing.lifecycle.stack import reveal
 
 RUNS = int(os.environ.get("CAMPAIGN_RUNS", "200"))
 WORKERS = int(os.environ.get("CAMPAIGN_WORKERS", "2"))

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pulumi
 import pytest
+from lifecycle import Secret, Stack
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from pulumi_astrokeys import DeploymentApiKey, KeyOperationError
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle import Secret, Stack
 
 KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
 

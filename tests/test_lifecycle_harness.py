@@ -7,10 +7,9 @@ from typing import Any
 
 import pulumi
 import pytest
+from lifecycle import UNKNOWN, LifecycleError, Secret, render
 from lifecycle_fixtures import API_KEY, ToyWorld, urn
 from toy_provider import THING_TYPE, Thing
-
-from pulumi_astrokeys.testing.lifecycle import UNKNOWN, LifecycleError, Secret, render
 
 
 def two_things(spec: dict[str, dict[str, Any]], opts: dict[str, dict[str, Any]] | None = None):

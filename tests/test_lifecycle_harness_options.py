@@ -6,10 +6,9 @@ from typing import Any
 
 import pulumi
 import pytest
+from lifecycle import LifecycleError, PassphraseError, render
 from lifecycle_fixtures import ToyWorld, urn
 from toy_provider import Thing
-
-from pulumi_astrokeys.testing.lifecycle import LifecycleError, PassphraseError, render
 
 
 def one_thing(spec: dict[str, Any], opts: dict[str, Any]):

@@ -17,13 +17,13 @@ import dill
 import httpx
 import pulumi
 import pytest
+from lifecycle import LifecycleError, ResourceState, Secret, Stack
+from lifecycle.state import StateFile
 
 from pulumi_astrokeys import DeploymentApiKey
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing import Deployment
 from pulumi_astrokeys.testing.emulator import Emulator
-from pulumi_astrokeys.testing.lifecycle import LifecycleError, ResourceState, Secret, Stack
-from pulumi_astrokeys.testing.lifecycle.state import StateFile
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"

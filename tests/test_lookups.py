@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from lifecycle import Stack
 
 from pulumi_astrokeys import (
     ConfigurationError,
@@ -14,7 +15,6 @@ from pulumi_astrokeys import (
     list_deployment_api_keys,
     list_deployment_api_keys_output,
 )
-from pulumi_astrokeys.testing.lifecycle import Stack
 
 
 def make_token(emulator: Any, deployment_id: str, name: str) -> dict[str, Any]:

@@ -13,14 +13,11 @@ from typing import Any
 
 import dill
 import pytest
+from lifecycle import UNKNOWN, Secret
+from lifecycle.provider_client import DynamicProviderProcess, ProviderError, emulator_provider_process
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
-from pulumi_astrokeys.testing.lifecycle import UNKNOWN, Secret
-from pulumi_astrokeys.testing.lifecycle.provider_client import (
-    DynamicProviderProcess,
-    ProviderError,
-)
 
 URN = "urn:pulumi:dev::demo::pulumi-python:dynamic/astrokeys:DeploymentApiKey::ci"
 PROVIDER_BLOB = serialize_provider(DeploymentApiKeyProvider())
@@ -28,7 +25,7 @@ PROVIDER_BLOB = serialize_provider(DeploymentApiKeyProvider())
 
 @pytest.fixture
 def server(emulator: Any) -> Iterator[DynamicProviderProcess]:
-    process = emulator.provider_process("demo", "dev")  # credentials from stack config only
+    process = emulator_provider_process(emulator, "demo", "dev")  # credentials from stack config only
     yield process
     process.close()
 

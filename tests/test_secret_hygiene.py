@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 import pulumi
 import pytest
+from lifecycle import LifecycleError, OperationResult, Stack, render
+from lifecycle.stack import reveal
 
 from pulumi_astrokeys import AstroKeysError, DeploymentApiKey
 from pulumi_astrokeys._client import AstroClient, RetryPolicy
 from pulumi_astrokeys._settings import resolve_settings
 from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
-from pulumi_astrokeys.testing.lifecycle import LifecycleError, OperationResult, Stack, render
-from pulumi_astrokeys.testing.lifecycle.stack import reveal
 
 DEBUG_EVERYWHERE = """\
 import logging, sys

@@ -3,8 +3,9 @@
 - :class:`Deployment`: a bare Astro Deployment as a Pulumi resource, standing in for
   ``pulumi_astronomer.Deployment`` on the local emulator.
 
-The emulator handle (:mod:`.emulator`) and the lifecycle harness (:mod:`.lifecycle`) are
-submodules, imported only when asked for.
+The emulator handle (:mod:`.emulator`), Automation API stacks wired to it (:mod:`.stacks`)
+and the pytest fixtures built on both (:mod:`.pytest_plugin`, registered with pytest when
+the package is installed) are submodules, imported only when asked for.
 """
 
 from __future__ import annotations

@@ -15,14 +15,11 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import httpx
 
 from pulumi_astrokeys.emulator import Bootstrap, EmulatorServer
-
-if TYPE_CHECKING:
-    from .lifecycle.provider_client import DynamicProviderProcess
 
 __all__ = ["Emulator", "run_emulator", "start_emulator_process"]
 
@@ -93,20 +90,6 @@ class Emulator:
     def secret_stack_config(self) -> dict[str, str]:
         """``astrokeys:apiToken``, the stack config to keep secret."""
         return {"astrokeys:apiToken": self.api_token}
-
-    def provider_process(self, project: str = "project", stack: str = "stack") -> DynamicProviderProcess:
-        """The SDK's dynamic-provider server (``python -m pulumi.dynamic``), configured as the
-        engine would for this emulator: credentials through stack config only, none from the
-        environment. Drive it with Check/Diff/Create/Read/Delete; ``close()`` it when done."""
-        from .lifecycle.provider_client import DynamicProviderProcess, provider_environment
-
-        env = provider_environment({}, project, stack, "organization")
-        for var in self.env():
-            env.pop(var, None)
-        process = DynamicProviderProcess(env)
-        secrets = self.secret_stack_config()
-        process.configure({**self.stack_config(), **secrets}, secret_keys=list(secrets))
-        return process
 
     # -- control surface ------------------------------------------------------------
 

@@ -306,3 +306,16 @@ def _type(urn: str) -> str:
     """The ``type`` request field: the URN's type without its parent qualifiers."""
     parts = urn.split("::")
     return parts[2].rsplit("$", 1)[-1] if len(parts) > 3 else ""
+
+
+def emulator_provider_process(emulator: Any, project: str = "project", stack: str = "stack") -> DynamicProviderProcess:
+    """The SDK's dynamic-provider server (``python -m pulumi.dynamic``), configured as the
+    engine would for ``emulator``: credentials through stack config only, none from the
+    environment. Drive it with Check/Diff/Create/Read/Delete; ``close()`` it when done."""
+    env = provider_environment({}, project, stack, "organization")
+    for var in emulator.env():
+        env.pop(var, None)
+    process = DynamicProviderProcess(env)
+    secrets = emulator.secret_stack_config()
+    process.configure({**emulator.stack_config(), **secrets}, secret_keys=list(secrets))
+    return process
