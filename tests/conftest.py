@@ -10,9 +10,6 @@ import pytest
 from pulumi_astrokeys._settings import AstroSettings, resolve_settings
 from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
 
-# The lifecycle harness's toy-cloud fixtures (`toy`), for every test module that wants them.
-pytest_plugins = ["lifecycle_fixtures"]
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO_ROOT.parent / "shared" / "astro-api"
 SPEC_PATH = SPEC_DIR / "astro_v1_openapi.yaml"
