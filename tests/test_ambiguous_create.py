@@ -1,4 +1,8 @@
-"""A create the API commits but answers too late: the client times out, the provider cleans up."""
+"""A create the API commits but answers too late: the client times out, the provider cleans up.
+
+The whole story runs through the real Pulumi CLI and engine; the failure modes around it
+call the provider directly.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
-from lifecycle import Stack
+from pulumi import automation as auto
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
+from real_cli_support import Run, World, keys_program, secret_of
 
-from pulumi_astrokeys import DeploymentApiKey, KeyOperationError
+from pulumi_astrokeys import KeyOperationError
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
 
@@ -48,39 +52,38 @@ def authenticates(emulator: Emulator, secret: str) -> bool:
         return api.get(f"/deployments/{emulator.deployment_ids[0]}").status_code == 200
 
 
+def provider_stderr(run: Run) -> str:
+    """What the provider process wrote to its stderr: the engine passes each line on as an
+    ``info#err`` diagnostic."""
+    return "".join(
+        event.diagnostic_event.message
+        for event in run.events
+        if event.diagnostic_event is not None and event.diagnostic_event.severity == "info#err"
+    )
+
+
 def test_a_create_answered_after_the_timeout_leaves_the_key_once_and_no_orphan(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    def program() -> None:
-        key = DeploymentApiKey("ci", deployment_id=emulator.deployment_ids[0])
-        pulumi.export("secret", key.secret)
-
-    stack = Stack(
-        program,
-        state_file=tmp_path / "state.json",
-        project="ambiguous",
-        stack_name="dev",
-        config=settings(emulator),
-        secret_config={"astrokeys:apiToken": emulator.api_token},
-        passphrase="pw",
-        kdf_iterations=1000,
-    )
+    stack = World(emulator, tmp_path).stack(keys_program({"ci": {"deployment_id": emulator.deployment_ids[0]}}))
+    stack.stack.set_all_config({name: auto.ConfigValue(value) for name, value in settings(emulator).items()})
     emulator.inject_fault("POST", CREATE, action="commit-then-delay", delay_seconds=LATE)
 
-    stack.up()
+    result = stack.up()
 
-    (key,) = [r for r in stack.resources() if r.name == "ci"]
-    assert named(emulator, "ci") == [key.id]
-    assert authenticates(emulator, stack.outputs(show_secrets=True)["secret"])
+    key = stack.keys()["ci"]
+    assert named(emulator, "ci") == [key["id"]]
+    assert result.plain("ci_secret") == secret_of(key)
+    assert authenticates(emulator, stack.outputs(show_secrets=True)["ci_secret"])
     # The first create committed a token whose answer never arrived in time; it was deleted.
     log = [(r["method"], r["path"].rsplit("/", 1)[-1], r["fault"]) for r in logged_once_answered(emulator, 3)]
     creates = [entry for entry in log if entry[:2] == ("POST", "tokens")]
     assert len(creates) == 2 and {fault for _, _, fault in creates} == {"commit-then-delay", None}
     # One more POST gives the answered token its description in place of its attempt's marker.
-    assert [entry for entry in log if entry[0] == "POST" and entry[1] != "tokens"] == [("POST", key.id, None)]
+    assert [entry for entry in log if entry[0] == "POST" and entry[1] != "tokens"] == [("POST", key["id"], None)]
     deleted = [last for method, last, _ in log if method == "DELETE"]
-    assert len(deleted) == 1 and deleted[0] != key.id
-    assert f"deleting token {deleted[0]} left by an unanswered create" in stack.last_provider_stderr
+    assert len(deleted) == 1 and deleted[0] != key["id"]
+    assert f"deleting token {deleted[0]} left by an unanswered create" in provider_stderr(result)
 
 
 @pytest.fixture
