@@ -1,0 +1,62 @@
+"""What `pip install pulumi-astrokeys` brings, and what its commands say without the extras."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import requires, version
+
+from packaging.requirements import Requirement
+
+import pulumi_astrokeys
+
+
+def _requirements() -> list[Requirement]:
+    return [Requirement(text) for text in requires("pulumi-astrokeys") or []]
+
+
+def test_the_core_install_is_the_provider_only() -> None:
+    core = {r.name for r in _requirements() if r.marker is None}
+    assert core == {"pulumi", "httpx", "pydantic", "tenacity"}
+
+
+def test_the_emulator_web_stack_is_an_extra() -> None:
+    emulator = {r.name for r in _requirements() if r.marker is not None and r.marker.evaluate({"extra": "emulator"})}
+    assert {"starlette", "uvicorn"} <= emulator
+
+
+def test_the_version_is_written_once() -> None:
+    assert version("pulumi-astrokeys") == pulumi_astrokeys.__version__
+
+
+def test_dir_lists_the_lazily_loaded_names() -> None:
+    names = dir(pulumi_astrokeys)
+    for lazy in ("AstroClient", "AstroSettings", "RetryPolicy", "resolve_settings"):
+        assert lazy in names
+
+
+def test_astrokeys_emulator_without_its_extra_says_in_one_line_how_to_install_it() -> None:
+    # Starlette made unimportable, as in an environment without the extra.
+    code = (
+        "import sys; sys.modules['starlette'] = None; "
+        "from pulumi_astrokeys._emulator_command import main; sys.exit(main(['--help']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "astrokeys-emulator needs the emulator extra: pip install 'pulumi-astrokeys[emulator]' "
+        "(it adds Starlette and uvicorn)"
+    ]
+
+
+def test_importing_the_package_and_its_provider_loads_no_emulator_dependency() -> None:
+    code = (
+        "import sys, pulumi_astrokeys, pulumi_astrokeys.provider, pulumi_astrokeys.testing.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
