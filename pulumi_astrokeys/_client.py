@@ -13,8 +13,8 @@ import math
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Optional, TypeVar
@@ -36,9 +36,9 @@ from ._errors import (
     ServerError,
     UnauthorizedError,
 )
-from ._models import ApiErrorBody, ApiToken, ApiTokensPage, Deployment
+from ._models import ApiErrorBody, ApiToken, ApiTokenRole, ApiTokensPage, Deployment, SubjectRoles
 from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
-from ._settings import AstroSettings
+from ._settings import AstroSettings, RequestSettings, resolve_request_settings, resolve_settings
 from ._transport import DeadlineTransport, proxy_for, request_deadline
 from ._version import __version__
 
@@ -72,7 +72,9 @@ _LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
 # One pooled client per proxy URL (None: direct), for the life of the process.
 _shared_http_clients: dict[Optional[str], httpx.Client] = {}
 _shared_http_lock = threading.Lock()
-_shared_limiter = RateLimiter(DOCUMENTED_LIMITS)
+SHARED_RATE_LIMITER = RateLimiter(DOCUMENTED_LIMITS)
+"""The pacing every client of this process shares unless told otherwise: Astro counts
+requests per API token, however many clients send them."""
 
 
 def _shared_http_client(proxy: Optional[str]) -> httpx.Client:
@@ -93,6 +95,23 @@ def _new_http_client(transport: httpx.BaseTransport) -> httpx.Client:
     )
 
 
+def _retry_policy(request: RequestSettings) -> RetryPolicy:
+    policy = RetryPolicy()
+    if request.max_retries is not None:
+        policy = replace(policy, max_attempts=request.max_retries + 1)
+    if request.retry_backoff is not None:
+        policy = replace(
+            policy, initial_backoff=request.retry_backoff, max_backoff=max(policy.max_backoff, request.retry_backoff)
+        )
+    return policy
+
+
+def _timeout(request: RequestSettings) -> httpx.Timeout:
+    if request.request_timeout is None:
+        return DEFAULT_TIMEOUT
+    return httpx.Timeout(request.request_timeout, connect=min(request.request_timeout, 10.0))
+
+
 class AstroClient:
     """A typed client for the parts of the Astro API v1 that manage Deployment API tokens.
 
@@ -100,8 +119,10 @@ class AstroClient:
     >>> token = client.create_deployment_token(deployment_id, name="ci")
     >>> token.token.get_secret_value()  # the secret, shown only once
 
-    ``transport`` swaps the HTTP transport (tests inject faults with it); ``rate_limits``
-    sets the client-side pacing per method, ``None`` turns it off. ``timeout`` bounds each
+    ``transport`` swaps the HTTP transport (tests inject faults with it). ``rate_limits``
+    is the client-side pacing: :data:`SHARED_RATE_LIMITER` (the default, shared by every
+    client of the process), a :class:`RateLimiter` of the caller's, a mapping of requests per
+    second by method for a limiter of this client's own, or ``None`` for none. ``timeout`` bounds each
     request as a whole (its ``read`` value is the deadline from the first byte sent to
     the last byte of the answer), not only each read. The environment's proxies apply,
     except to a loopback host, which is always reached directly.
@@ -114,7 +135,7 @@ class AstroClient:
         transport: Optional[httpx.BaseTransport] = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
-        rate_limits: Optional[Mapping[str, float]] = DOCUMENTED_LIMITS,
+        rate_limits: RateLimiter | Mapping[str, float] | None = SHARED_RATE_LIMITER,
     ) -> None:
         self.settings = settings
         self._http = (
@@ -123,13 +144,37 @@ class AstroClient:
         self._owns_http = transport is not None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._retry = retry
-        if rate_limits is None:
-            self._limiter: Optional[RateLimiter] = None
-        elif dict(rate_limits) == dict(DOCUMENTED_LIMITS):  # one pacing per token for the whole process
-            self._limiter = _shared_limiter
-        else:
-            self._limiter = RateLimiter(rate_limits)
+        self._limiter: Optional[RateLimiter] = (
+            rate_limits
+            if rate_limits is None or isinstance(rate_limits, RateLimiter)
+            else RateLimiter(rate_limits)
+        )
         self._server_clock_offset = 0.0
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Optional[Mapping[str, Any]] = None,
+        *,
+        environ: Optional[Mapping[str, str]] = None,
+        host: Optional[str] = None,
+        api_token: Optional[str] = None,
+        organization_id: Optional[str] = None,
+        **options: Any,
+    ) -> AstroClient:
+        """A client for the settings the provider, the lookups and ``astrokeys audit`` all use.
+
+        Connection settings come from the arguments, then ``config`` (full stack config keys,
+        ``astrokeys:apiToken``), then the environment; the retries, backoff and request
+        timeout from ``config``, then the environment (``astrokeys:maxRetries``, ...).
+        ``options`` go to the constructor (``transport``, ``rate_limits``). Raises
+        :class:`ConfigurationError` naming the setting when one is missing or invalid.
+        """
+        settings = resolve_settings(
+            host=host, api_token=api_token, organization_id=organization_id, config=config, environ=environ
+        )
+        request = resolve_request_settings(config=config, environ=environ)
+        return cls(settings, retry=_retry_policy(request), timeout=_timeout(request), **options)
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -192,6 +237,7 @@ class AstroClient:
         description: Optional[str] = None,
         role: str = "DEPLOYMENT_ADMIN",
         expiry_period_in_days: Optional[int] = None,
+        kind: Optional[str] = None,
     ) -> ApiToken:
         """Create a Deployment API token. The answer is the only one that carries its secret.
 
@@ -209,6 +255,8 @@ class AstroClient:
             body["description"] = description
         if expiry_period_in_days is not None:
             body["tokenExpiryPeriodInDays"] = expiry_period_in_days
+        if kind is not None:
+            body["kind"] = kind
         response = self._request("POST", "/tokens", json=body)
         try:
             return _decode(ApiToken, response)
@@ -220,6 +268,16 @@ class AstroClient:
     def update_token(self, token_id: str, *, name: str, description: str) -> None:
         """Set a token's name and description. Idempotent, so retried like a GET."""
         self._request("POST", f"/tokens/{token_id}", json={"name": name, "description": description}, idempotent=True)
+
+    def set_token_roles(self, token_id: str, roles: Sequence[ApiTokenRole]) -> SubjectRoles:
+        """Replace every role of a token (``POST /tokens/{tokenId}/roles``), DAG roles included.
+
+        The set is replaced whole, so a Deployment token's own Deployment role must be in
+        ``roles`` too. Idempotent, so retried like a GET.
+        """
+        body = {"roles": [role.model_dump(by_alias=True, exclude_none=True) for role in roles]}
+        response = self._request("POST", f"/tokens/{token_id}/roles", json=body, idempotent=True)
+        return _decode(SubjectRoles, response)
 
     def get_token(self, token_id: str) -> ApiToken:
         """Fetch one token's metadata (never its secret)."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -142,26 +142,6 @@ class RequestSettings:
     max_retries: Optional[int] = None
     retry_backoff: Optional[float] = None
     request_timeout: Optional[float] = None
-
-    def client_options(self) -> dict[str, Any]:
-        """``retry`` and ``timeout`` keyword arguments for :class:`~pulumi_astrokeys.AstroClient`."""
-        import httpx
-
-        from ._client import DEFAULT_TIMEOUT, RetryPolicy
-
-        policy = RetryPolicy()
-        if self.max_retries is not None:
-            policy = replace(policy, max_attempts=self.max_retries + 1)
-        if self.retry_backoff is not None:
-            policy = replace(
-                policy,
-                initial_backoff=self.retry_backoff,
-                max_backoff=max(policy.max_backoff, self.retry_backoff),
-            )
-        timeout = DEFAULT_TIMEOUT
-        if self.request_timeout is not None:
-            timeout = httpx.Timeout(self.request_timeout, connect=min(self.request_timeout, 10.0))
-        return {"retry": policy, "timeout": timeout}
 
 
 def resolve_request_settings(

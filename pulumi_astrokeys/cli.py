@@ -150,7 +150,6 @@ def run() -> None:
 
 def _audit(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from ._client import AstroClient
-    from ._settings import resolve_request_settings, resolve_settings
 
     stack = merge_stacks(_read_stack(path, stdin) for path in args.stack)
     if not args.deployment_ids and stack is None:
@@ -158,8 +157,7 @@ def _audit(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             "nothing to audit: give Deployment IDs, or a stack's state with --stack FILE "
             "(`pulumi stack export > stack.json`, or `pulumi stack export | astrokeys audit --stack -`)"
         )
-    settings = resolve_settings()
-    with AstroClient(settings, **resolve_request_settings().client_options()) as client:
+    with AstroClient.from_config() as client:
         report = audit(
             client,
             args.deployment_ids,

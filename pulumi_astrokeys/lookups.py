@@ -97,11 +97,10 @@ def list_deployment_api_keys(
     :class:`~pulumi_astrokeys.AstroAPIError` subclasses when the API refuses.
     """
     from ._client import AstroClient
-    from ._settings import CONFIG_KEYS, resolve_settings
+    from ._settings import CONFIG_KEYS
 
-    config = {key: pulumi.runtime.get_config(key) for key in CONFIG_KEYS}
-    settings = resolve_settings(host=host, api_token=api_token, organization_id=organization_id, config=config)
-    client = AstroClient(settings)
+    config = {key: value for key in CONFIG_KEYS if (value := pulumi.runtime.get_config(key)) is not None}
+    client = AstroClient.from_config(config, host=host, api_token=api_token, organization_id=organization_id)
     tokens = client.list_deployment_tokens(deployment_id)
     return [DeploymentApiKeyInfo.from_token(token, deployment_id) for token in tokens]
 

@@ -191,11 +191,8 @@ class _Runtime:
         with self._lock:
             if self._client is None:
                 from ._client import AstroClient
-                from ._settings import resolve_request_settings, resolve_settings
 
-                settings = resolve_settings(config=self.config)
-                options = resolve_request_settings(config=self.config).client_options()
-                self._client = AstroClient(settings, **options)
+                self._client = AstroClient.from_config(self.config)
             return self._client
 
     def configure(self, config: Mapping[str, Any]) -> None:

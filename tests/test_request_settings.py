@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-import httpx
 import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from pulumi_astrokeys import ConfigurationError, KeyOperationError
-from pulumi_astrokeys._client import DEFAULT_TIMEOUT, RetryPolicy
+from pulumi_astrokeys import (
+    ConfigurationError,
+    KeyOperationError,
+    NetworkError,
+    ServerError,
+    list_deployment_api_keys,
+)
+from pulumi_astrokeys._client import DEFAULT_TIMEOUT, SHARED_RATE_LIMITER, AstroClient, RetryPolicy
 from pulumi_astrokeys._settings import CONFIG_KEYS, RequestSettings, resolve_request_settings
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
 
 ENV = {"ASTROKEYS_MAX_RETRIES": "7", "ASTROKEYS_RETRY_BACKOFF": "0.2", "ASTROKEYS_REQUEST_TIMEOUT": "12"}
+ORG = "clm8q7f6q000008lcgyougpsk"
 CONFIG = {"astrokeys:maxRetries": "1", "astrokeys:retryBackoff": "0.01", "astrokeys:requestTimeout": "0.5"}
 
 
@@ -32,21 +39,58 @@ def test_the_environment_is_the_last_resort_for_each_setting() -> None:
     assert settings == RequestSettings(max_retries=0, retry_backoff=0.2, request_timeout=12.0)
 
 
+def _client(config: dict[str, Any], environ: dict[str, str]) -> AstroClient:
+    return AstroClient.from_config(
+        config, environ=environ, host="https://api.astronomer.io", api_token="t", organization_id=ORG
+    )
+
+
 def test_unset_settings_leave_the_client_defaults() -> None:
     settings = resolve_request_settings(config={}, environ={})
     assert settings == RequestSettings()
-    assert settings.client_options() == {"retry": RetryPolicy(), "timeout": DEFAULT_TIMEOUT}
+    client = _client({}, {})
+    assert (client.retry_policy, client.request_timeout) == (RetryPolicy(), DEFAULT_TIMEOUT.read)
 
 
 def test_the_settings_become_the_clients_retry_policy_and_timeout() -> None:
-    options = RequestSettings(max_retries=2, retry_backoff=0.01, request_timeout=0.5).client_options()
-    assert options["retry"] == RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=10.0)
-    assert options["timeout"] == httpx.Timeout(0.5, connect=0.5)
+    client = _client(
+        {"astrokeys:maxRetries": "2", "astrokeys:retryBackoff": "0.01"}, {"ASTROKEYS_REQUEST_TIMEOUT": "0.5"}
+    )
+    assert client.retry_policy == RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=10.0)
+    assert client.request_timeout == 0.5
 
 
 def test_a_backoff_longer_than_the_default_cap_raises_the_cap() -> None:
-    options = RequestSettings(retry_backoff=30).client_options()
-    assert (options["retry"].initial_backoff, options["retry"].max_backoff) == (30, 30)
+    policy = _client({"astrokeys:retryBackoff": "30"}, {}).retry_policy
+    assert (policy.initial_backoff, policy.max_backoff) == (30, 30)
+
+
+def test_every_client_shares_the_process_wide_pacing_unless_given_its_own() -> None:
+    assert _client({}, {})._limiter is SHARED_RATE_LIMITER
+    assert (
+        AstroClient.from_config(
+            {}, environ={}, host="https://x.example", api_token="t", organization_id=ORG, rate_limits=None
+        )._limiter
+        is None
+    )
+
+
+def test_lookups_honour_the_retry_and_timeout_settings(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**emulator.env(), "ASTROKEYS_MAX_RETRIES": "0"}.items():
+        monkeypatch.setenv(name, value)
+    deployment = emulator.deployment_ids[0]
+    emulator.inject_fault("GET", r"/tokens$", status=503)
+
+    # No retry: the one 503 is the answer.
+    with pytest.raises(ServerError):
+        list_deployment_api_keys(deployment)
+
+    monkeypatch.setenv("ASTROKEYS_REQUEST_TIMEOUT", "0.5")
+    emulator.inject_fault("GET", r"/tokens$", action="delay", delay_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(NetworkError):
+        list_deployment_api_keys(deployment)
+    assert time.monotonic() - started < 4, "the lookup waited past its request timeout"
 
 
 @pytest.mark.parametrize(
