@@ -3,6 +3,9 @@
 - a key read or deleted under another organization's settings is an error, never "gone";
 - a key rotated outside Pulumi loses its dead secret at refresh and is replaced at the next up;
 - an input the API stores differently (a role with spaces around it) replaces nothing.
+
+The lifecycles run through the real Pulumi CLI and engine; the other organization's
+settings are given to the provider directly.
 """
 
 from __future__ import annotations
@@ -10,107 +13,70 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pulumi
 import pytest
-from lifecycle import Secret, Stack
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
+from real_cli_support import RealStack, Specs, World, is_encrypted_secret, keys_program, plain, secret_of
 
-from pulumi_astrokeys import DeploymentApiKey, KeyOperationError
+from pulumi_astrokeys import KeyOperationError
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
 
-KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
+
+@pytest.fixture
+def world(emulator: Emulator, tmp_path: Path) -> World:
+    return World(emulator, tmp_path)
 
 
-def stack_for(emulator: Emulator, tmp_path: Path, **spec: Any) -> Stack:
-    def program() -> None:
-        key = DeploymentApiKey("ci", deployment_id=emulator.deployment_ids[0], **spec)
-        pulumi.export("secret", key.secret)
-
-    return Stack(
-        program,
-        state_file=tmp_path / "state.json",
-        project="drift",
-        stack_name="dev",
-        config=emulator.stack_config(),
-        secret_config=emulator.secret_stack_config(),
-        env={},
-        passphrase="pw",
-        kdf_iterations=1000,
-    )
+def stack_for(world: World, specs: Specs) -> RealStack:
+    """A stack of one key per entry of ``specs``, each on the emulator's first Deployment."""
+    deployment = world.emulator.deployment_ids[0]
+    return world.stack(keys_program({name: {"deployment_id": deployment, **spec} for name, spec in specs.items()}))
 
 
-def the_key(stack: Stack) -> Any:
-    (key,) = [r for r in stack.resources() if r.type == KEY_TYPE and not r.delete]
-    return key
-
-
-def writes(emulator: Emulator) -> list[tuple[str, str]]:
-    return [(r["method"], r["path"]) for r in emulator.requests() if r["method"] in ("POST", "DELETE")]
-
-
-def answer_to(emulator: Emulator, secret: str) -> int:
-    response = httpx.get(
-        f"{emulator.base_url}/deployments/{emulator.deployment_ids[0]}",
-        headers={"Authorization": f"Bearer {secret}"},
-        trust_env=False,
-    )
-    return response.status_code
-
-
-@pytest.mark.parametrize("role", [" DEPLOYMENT_ADMIN", "DEPLOYMENT_ADMIN "])
-def test_a_role_with_spaces_around_it_replaces_nothing_at_the_next_up_or_after_refresh(
-    emulator: Emulator, tmp_path: Path, role: str
-) -> None:
-    stack = stack_for(emulator, tmp_path, role=role)
+def test_a_role_with_spaces_around_it_replaces_nothing_at_the_next_up_or_after_refresh(world: World) -> None:
+    stack = stack_for(world, {"leading": {"role": " DEPLOYMENT_ADMIN"}, "trailing": {"role": "DEPLOYMENT_ADMIN "}})
     stack.up()
-    emulator.clear_requests()
+    world.clear()
 
-    assert stack.preview().ops() == {"ci": "same"}
-    assert stack.up().ops() == {"ci": "same"}
+    assert stack.preview().ops() == {"leading": "same", "trailing": "same"}
+    assert stack.up().ops() == {"leading": "same", "trailing": "same"}
     stack.refresh()
-    assert stack.up().ops() == {"ci": "same"}
-    assert writes(emulator) == []
+    assert stack.up().ops() == {"leading": "same", "trailing": "same"}
+    assert world.writes() == []
 
 
-def test_a_key_rotated_outside_pulumi_loses_its_dead_secret_at_refresh_and_is_replaced_at_the_next_up(
-    emulator: Emulator, tmp_path: Path
+def test_a_key_rotated_outside_pulumi_loses_its_dead_secret_at_refresh_and_is_replaced_while_the_others_keep_theirs(
+    world: World,
 ) -> None:
-    stack = stack_for(emulator, tmp_path)
+    deployment = world.emulator.deployment_ids[0]
+    stack = stack_for(world, {"ci": {}, "steady": {"description": "never rotated"}})
     stack.up()
-    rotated = the_key(stack)
-    with emulator.client() as owner:  # the Astro UI's "rotate"
-        assert owner.post(f"/tokens/{rotated.id}/rotate").status_code == 200
-    assert answer_to(emulator, rotated.outputs["secret"].value) == 401
+    rotated, steady = stack.keys()["ci"], stack.keys()["steady"]
+    with world.emulator.client() as owner:  # the Astro UI's "rotate"
+        assert owner.post(f"/tokens/{rotated['id']}/rotate").status_code == 200
+    assert world.answer_to(secret_of(rotated), deployment) == 401
 
     stack.refresh()
 
-    assert the_key(stack).id == rotated.id
-    assert not isinstance(the_key(stack).outputs.get("secret"), Secret), "a dead secret must not stay in the state"
+    refreshed = stack.keys()
+    assert refreshed["ci"]["id"] == rotated["id"]
+    assert plain(refreshed["ci"]["outputs"].get("secret")) in (None, ""), "a dead secret must not stay in the state"
+    assert not is_encrypted_secret(stack.keys(show_secrets=False)["ci"]["outputs"].get("secret"))
+    assert secret_of(refreshed["steady"]) == secret_of(steady), "a key that was not rotated keeps its secret"
     preview = stack.preview()
-    assert (preview.step("ci").op, preview.step("ci").replaces) == ("replace", ["secret"])
+    assert preview.ops() == {"ci": "replace", "steady": "same"}
+    assert preview.replaces("ci") == ["secret"]
 
     stack.up()
 
-    replacement = the_key(stack)
-    assert replacement.id != rotated.id
-    assert answer_to(emulator, replacement.outputs["secret"].value) == 200
-    assert answer_to(emulator, stack.outputs(show_secrets=True)["secret"]) == 200
-    assert [t["id"] for t in emulator.list_all_tokens() if t["name"] == "ci"] == [replacement.id]
-    assert stack.up().ops() == {"ci": "same"}
-
-
-def test_a_key_that_was_not_rotated_keeps_its_secret_through_refresh(emulator: Emulator, tmp_path: Path) -> None:
-    stack = stack_for(emulator, tmp_path, description="never rotated")
-    stack.up()
-    secret = the_key(stack).outputs["secret"].value
-
-    stack.refresh()
-
-    assert the_key(stack).outputs["secret"].value == secret
-    assert stack.preview().ops() == {"ci": "same"}
+    replacement = stack.keys()["ci"]
+    assert replacement["id"] != rotated["id"]
+    assert world.answer_to(secret_of(replacement), deployment) == 200
+    assert world.answer_to(stack.outputs(show_secrets=True)["ci_secret"], deployment) == 200
+    assert list(world.tokens({"ci"})) == [replacement["id"]]
+    assert stack.keys()["steady"]["id"] == steady["id"]
+    assert stack.up().ops() == {"ci": "same", "steady": "same"}
 
 
 @pytest.fixture
