@@ -1,13 +1,17 @@
-"""Program-side lookups: DeploymentApiKey.get and list_deployment_api_keys, metadata only."""
+"""Program-side lookups: DeploymentApiKey.get and list_deployment_api_keys, metadata only.
+
+Programs that look keys up run through the real Pulumi CLI and engine.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from lifecycle import Stack
+from real_cli_support import RealStack, World
 
 from pulumi_astrokeys import (
     ConfigurationError,
@@ -27,17 +31,8 @@ def make_token(emulator: Any, deployment_id: str, name: str) -> dict[str, Any]:
     return response.json()
 
 
-def stack_for(emulator: Any, tmp_path: Path, program: Any) -> Stack:
-    return Stack(
-        program,
-        state_file=tmp_path / "state.json",
-        project="lookups",
-        stack_name="dev",
-        config=emulator.stack_config(),
-        secret_config=emulator.secret_stack_config(),
-        passphrase="lookups",
-        kdf_iterations=1000,
-    )
+def stack_for(emulator: Any, tmp_path: Path, program: Any) -> RealStack:
+    return World(emulator, tmp_path).stack(program, project="lookups")
 
 
 def test_list_returns_the_deployments_own_keys_without_secrets(emulator: Any) -> None:
@@ -86,10 +81,13 @@ def test_get_and_list_in_a_program_read_metadata_and_change_nothing(emulator: An
     before = {t["id"] for t in emulator.list_all_tokens()}
     result = stack.up()
 
-    assert result.outputs["name"] == "made-by-hand"
-    assert result.outputs["deployment_id"] == deployment
-    assert result.outputs.get("secret") is None
-    assert result.outputs["listed"] == [existing["id"]]
+    assert result.ops() == {"existing": "read"}
+    outputs = result.plain()
+    assert outputs["name"] == "made-by-hand"
+    assert outputs["deployment_id"] == deployment
+    assert outputs.get("secret") is None
+    assert outputs["listed"] == [existing["id"]]
+    assert existing["token"] not in stack.stored_text() + json.dumps(stack.export(show_secrets=True))
 
     stack.destroy()
     assert {t["id"] for t in emulator.list_all_tokens()} == before, "a looked-up key is never deleted"
@@ -131,19 +129,18 @@ def test_get_adds_audit_metadata_but_a_managed_key_keeps_none_in_its_state(emula
         DeploymentApiKey("managed", deployment_id=deployment)
 
     stack = stack_for(emulator, tmp_path, program)
-    result = stack.up()
+    outputs = stack.up().plain()
 
-    assert result.outputs["last_used_at"] >= existing["createdAt"]
-    assert result.outputs["created_by"] == {
+    assert outputs["last_used_at"] >= existing["createdAt"]
+    assert outputs["created_by"] == {
         "id": existing["createdBy"]["id"],
         "subject_type": "SERVICEKEY",
         "api_token_name": existing["createdBy"]["apiTokenName"],
     }
-    assert result.outputs["kind"] == "STANDARD"
-    managed = next(r for r in stack.resources() if r.name == "managed")
-    assert not {"last_used_at", "created_by", "kind"} & set(managed.outputs)
+    assert outputs["kind"] == "STANDARD"
+    managed = stack.keys()["managed"]
+    assert not {"last_used_at", "created_by", "kind"} & set(managed["outputs"])
 
     stack.refresh()
-    managed = next(r for r in stack.resources() if r.name == "managed")
-    assert not {"last_used_at", "created_by", "kind"} & set(managed.outputs), "a refresh adds nothing that changes"
-    stack.destroy()
+    managed = stack.keys()["managed"]
+    assert not {"last_used_at", "created_by", "kind"} & set(managed["outputs"]), "a refresh adds nothing that changes"
