@@ -1,7 +1,8 @@
 """``astrokeys audit``: every key of some Deployments, what needs attention, and orphans.
 
 Against the emulator over real HTTP; input as Deployment IDs, as a `pulumi stack export`
-document from a file or from standard input, and as a lifecycle harness's state file.
+document from a file or from standard input, and as the real ``pulumi stack export`` of a
+stack the real Pulumi CLI brought up.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from real_cli_support import World, keys_program, secret_of
 
 from pulumi_astrokeys.audit import EXIT_ERROR, EXIT_EXPIRING, EXIT_OK, EXIT_ORPHANS, EXIT_USAGE, KEY_RESOURCE_TYPE
 from pulumi_astrokeys.cli import main
@@ -431,38 +433,26 @@ def test_a_key_the_state_holds_but_astro_lost_is_reported(astro_env: Emulator) -
     assert f"The state holds key lost ({lost['id']})" in out and "pulumi refresh" in out
 
 
-def test_a_real_stack_state_from_the_lifecycle_harness(astro_env: Emulator, tmp_path: Path) -> None:
-    from lifecycle import Stack
-
-    from pulumi_astrokeys import DeploymentApiKey
-
+def test_a_real_pulumi_stack_export_shows_the_managed_key_expiring_and_the_orphan(
+    astro_env: Emulator, tmp_path: Path
+) -> None:
     deployment = astro_env.deployment_ids[0]
-
-    def program() -> None:
-        DeploymentApiKey("ci", deployment_id=deployment, expiry_period_in_days=3)
-
-    stack = Stack(
-        program,
-        state_file=tmp_path / "state.json",
-        project="audit",
-        stack_name="dev",
-        config=astro_env.stack_config(),
-        secret_config=astro_env.secret_stack_config(),
-        passphrase="audit",
-        kdf_iterations=1000,
+    stack = World(astro_env, tmp_path).stack(
+        keys_program({"ci": {"deployment_id": deployment, "expiry_period_in_days": 3}}), project="audit"
     )
     stack.up()
-    managed = next(r for r in stack.resources() if r.name == "ci")
+    managed = stack.keys()["ci"]
     orphan = make_key(astro_env, deployment, "ci")
+    export = tmp_path / "stack.json"
+    stack.cli("stack", "export", "--file", str(export))
 
-    code, out, err = run_audit("--stack", str(tmp_path / "state.json"), "--expiring-within", "7")
+    code, out, err = run_audit("--stack", str(export), "--expiring-within", "7")
 
     assert code == EXIT_EXPIRING | EXIT_ORPHANS, out + err
     rows = {row["KEY ID"]: row for row in table_rows(out)}
-    assert rows[managed.id]["MANAGED"] == "yes" and rows[managed.id]["FINDINGS"] == "expiring, never-used"
+    assert rows[managed["id"]]["MANAGED"] == "yes" and rows[managed["id"]]["FINDINGS"] == "expiring, never-used"
     assert rows[orphan["id"]]["MANAGED"] == "no" and rows[orphan["id"]]["FINDINGS"] == "never-used, orphan"
-    assert managed.outputs["secret"].value not in out + err
-    stack.destroy()
+    assert secret_of(managed) not in out + err and astro_env.api_token not in out + err
 
 
 # -- bad input ----------------------------------------------------------------------------
