@@ -6,20 +6,29 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from spec import MISSING_SPEC, SPEC_PATH
 
 from pulumi_astrokeys._settings import AstroSettings, resolve_settings
 from pulumi_astrokeys.testing.emulator import Emulator, run_emulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_DIR = REPO_ROOT.parent / "shared" / "astro-api"
-SPEC_PATH = SPEC_DIR / "astro_v1_openapi.yaml"
 
 
 def require_spec() -> Path:
-    """The official OpenAPI document, or skip the test if its folder is absent."""
+    """The official OpenAPI document, or skip the test saying where it was looked for."""
     if not SPEC_PATH.is_file():
-        pytest.skip(f"the official Astro API spec folder is absent: {SPEC_DIR}")
+        pytest.skip(MISSING_SPEC)
     return SPEC_PATH
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly, at the end of the run, that spec-conformance tests did not run."""
+    skipped = [
+        report for report in terminalreporter.stats.get("skipped", []) if MISSING_SPEC in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} spec-conformance tests skipped", yellow=True)
+        terminalreporter.write_line(MISSING_SPEC)
 
 
 @pytest.fixture
