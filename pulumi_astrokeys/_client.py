@@ -27,6 +27,7 @@ from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
     AstroAPIError,
+    DecodingError,
     FieldError,
     ForbiddenError,
     InvalidRequestError,
@@ -35,6 +36,7 @@ from ._errors import (
     RateLimitedError,
     ServerError,
     UnauthorizedError,
+    describe_field_errors,
 )
 from ._models import ApiErrorBody, ApiToken, ApiTokenRole, ApiTokensPage, Deployment, SubjectRoles
 from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
@@ -445,7 +447,7 @@ def _decode(model: type[_Model], response: httpx.Response) -> _Model:
         return model.model_validate_json(response.content)
     except ValidationError:
         request = response.request
-        raise AstroAPIError(
+        raise DecodingError(
             f"{request.method} {request.url.path} answered {response.status_code} with a body that is not "
             f"the API's {model.__name__} JSON (Content-Type {response.headers.get('Content-Type', 'none')})",
             method=request.method,
@@ -453,12 +455,11 @@ def _decode(model: type[_Model], response: httpx.Response) -> _Model:
         ) from None
 
 
+# 400 and 429 carry more than a message (field errors, Retry-After): built apart, below.
 _STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
-    400: InvalidRequestError,
     401: UnauthorizedError,
     403: ForbiddenError,
     404: NotFoundError,
-    429: RateLimitedError,
 }
 
 
@@ -470,12 +471,13 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> AP
     except ValueError:
         api_message, request_id, field_errors = "", None, []
     request_id = request_id or response.headers.get("X-Request-Id")
+    errors = [FieldError(e.field, e.code, e.message) for e in field_errors]
     reason = response.reason_phrase or "error"
     message = f"{method} {path} failed with {response.status_code} {reason}"
     if api_message:
         message += f": {api_message}"
     if field_errors:
-        message += " (" + "; ".join(f"{e.field}: {e.message}" for e in field_errors) + ")"
+        message += f" ({describe_field_errors(errors)})"
     if request_id:
         message += f" [requestId {request_id}]"
 
@@ -488,9 +490,7 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> AP
     }
     status = response.status_code
     if status == 400:
-        return InvalidRequestError(
-            message, field_errors=[FieldError(e.field, e.code, e.message) for e in field_errors], **common
-        )
+        return InvalidRequestError(message, field_errors=errors, **common)
     if status == 429:
         retry_after = _parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
         return RateLimitedError(message, retry_after=retry_after, **common)

@@ -8,6 +8,7 @@ The hierarchy, so a caller knows what to catch::
     └── AstroAPIError               a request to the Astro API failed
         ├── NetworkError            no answer arrived (connection, timeout)
         │   └── AmbiguousCreateError    a create was sent but its fate is unknown
+        ├── DecodingError           a success answer that is not the API's documented JSON
         └── APIStatusError          the API answered with an error status
             ├── InvalidRequestError     400, with the API's field errors
             ├── UnauthorizedError       401
@@ -32,6 +33,7 @@ __all__ = [
     "AstroAPIError",
     "AstroKeysError",
     "ConfigurationError",
+    "DecodingError",
     "FieldError",
     "ForbiddenError",
     "InvalidRequestError",
@@ -41,6 +43,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "UnauthorizedError",
+    "describe_field_errors",
 ]
 
 
@@ -77,6 +80,11 @@ class AmbiguousCreateError(NetworkError):
     """A create request was sent but no answer arrived, so the object may or may not exist."""
 
 
+class DecodingError(AstroAPIError):
+    """The API answered with a success status, but not with the JSON it documents (a proxy's
+    page, a body cut short). The request may well have taken effect."""
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One failed constraint on one request field, as the API reports it."""
@@ -84,6 +92,14 @@ class FieldError:
     field: str
     code: str
     message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def describe_field_errors(errors: Sequence[FieldError]) -> str:
+    """The API's field errors as one clause: ``name: too long; role: unknown role``."""
+    return "; ".join(str(error) for error in errors)
 
 
 class APIStatusError(AstroAPIError):
@@ -108,8 +124,20 @@ class APIStatusError(AstroAPIError):
 class InvalidRequestError(APIStatusError):
     """400: the API rejected the request body or parameters."""
 
-    def __init__(self, *args: object, field_errors: Sequence[FieldError] = (), **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        status_code: int = 400,
+        api_message: str = "",
+        request_id: str | None = None,
+        field_errors: Sequence[FieldError] = (),
+    ) -> None:
+        super().__init__(
+            message, method=method, path=path, status_code=status_code, api_message=api_message, request_id=request_id
+        )
         self.field_errors = tuple(field_errors)
 
 
@@ -128,8 +156,20 @@ class NotFoundError(APIStatusError):
 class RateLimitedError(APIStatusError):
     """429: too many requests for this API token."""
 
-    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        status_code: int = 429,
+        api_message: str = "",
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, method=method, path=path, status_code=status_code, api_message=api_message, request_id=request_id
+        )
         self.retry_after = retry_after
 
 

@@ -16,6 +16,7 @@ from ._errors import (
     RateLimitedError,
     ServerError,
     UnauthorizedError,
+    describe_field_errors,
 )
 
 __all__ = ["describe_key", "failure_sentence"]
@@ -42,7 +43,7 @@ def _why(error: AstroAPIError) -> str:
         if error.api_message:
             detail += f" {error.api_message}"
         if isinstance(error, InvalidRequestError) and error.field_errors:
-            detail += " (" + "; ".join(f"{e.field}: {e.message}" for e in error.field_errors) + ")"
+            detail += f" ({describe_field_errors(error.field_errors)})"
         if error.request_id:
             detail += f", requestId {error.request_id}"
         return f"the Astro API answered {error.method} {error.path} with {detail}"

@@ -16,6 +16,8 @@ from pulumi_astrokeys._errors import (
     AmbiguousCreateError,
     APIStatusError,
     AstroAPIError,
+    DecodingError,
+    FieldError,
     ForbiddenError,
     InvalidRequestError,
     NetworkError,
@@ -23,6 +25,7 @@ from pulumi_astrokeys._errors import (
     RateLimitedError,
     ServerError,
     UnauthorizedError,
+    describe_field_errors,
 )
 from pulumi_astrokeys._settings import AstroSettings, resolve_settings
 from pulumi_astrokeys.testing.emulator import Emulator
@@ -267,3 +270,28 @@ def test_a_success_answer_that_is_not_the_documented_json_is_an_api_error() -> N
     message = str(raised.value)
     assert message.startswith(f"GET /v1/organizations/{MISSING_ID}/tokens/")
     assert "not the API's ApiToken JSON" in message and "text/html" in message
+
+
+def test_a_success_answer_that_is_not_the_documented_json_is_a_decoding_error(
+    client: AstroClient, emulator: Emulator
+) -> None:
+    deployment = emulator.deployment_ids[0]
+    emulator.inject_fault("GET", rf"/deployments/{deployment}$", action="commit-then-garble")
+
+    with pytest.raises(DecodingError) as garbled:
+        client.get_deployment(deployment)
+
+    assert not isinstance(garbled.value, APIStatusError)
+    assert garbled.value.method == "GET" and garbled.value.path.endswith(f"/deployments/{deployment}")
+    assert "not the API's Deployment JSON" in str(garbled.value)
+
+
+def test_field_errors_are_described_once_in_one_clause() -> None:
+    error = InvalidRequestError(
+        "POST /tokens failed with 400",
+        method="POST",
+        path="/tokens",
+        field_errors=[FieldError("name", "max", "too long"), FieldError("role", "oneof", "unknown role")],
+    )
+    assert describe_field_errors(error.field_errors) == "name: too long; role: unknown role"
+    assert error.status_code == 400
