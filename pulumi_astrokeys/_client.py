@@ -36,7 +36,7 @@ from ._errors import (
     RateLimitedError,
     ServerError,
     UnauthorizedError,
-    describe_field_errors,
+    describe_reason,
 )
 from ._models import ApiErrorBody, ApiToken, ApiTokenRole, ApiTokensPage, Deployment, SubjectRoles
 from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
@@ -474,10 +474,8 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> AP
     errors = [FieldError(e.field, e.code, e.message) for e in field_errors]
     reason = response.reason_phrase or "error"
     message = f"{method} {path} failed with {response.status_code} {reason}"
-    if api_message:
-        message += f": {api_message}"
-    if field_errors:
-        message += f" ({describe_field_errors(errors)})"
+    if api_message or errors:
+        message += f": {describe_reason(api_message, errors)}"
     if request_id:
         message += f" [requestId {request_id}]"
 

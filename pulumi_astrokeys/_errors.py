@@ -44,6 +44,7 @@ __all__ = [
     "ServerError",
     "UnauthorizedError",
     "describe_field_errors",
+    "describe_reason",
 ]
 
 
@@ -100,6 +101,16 @@ class FieldError:
 def describe_field_errors(errors: Sequence[FieldError]) -> str:
     """The API's field errors as one clause: ``name: too long; role: unknown role``."""
     return "; ".join(str(error) for error in errors)
+
+
+def describe_reason(api_message: str, field_errors: Sequence[FieldError] = ()) -> str:
+    """The API's reason for refusing a request, said once: its message, then in brackets the
+    field errors that message does not already say (the API often repeats one in the other)."""
+    unsaid = [error for error in field_errors if error.message not in api_message]
+    parts = [api_message] if api_message else []
+    if unsaid:
+        parts.append(f"({describe_field_errors(unsaid)})")
+    return " ".join(parts)
 
 
 class APIStatusError(AstroAPIError):

@@ -16,7 +16,7 @@ from ._errors import (
     RateLimitedError,
     ServerError,
     UnauthorizedError,
-    describe_field_errors,
+    describe_reason,
 )
 
 __all__ = ["describe_key", "failure_sentence"]
@@ -39,11 +39,9 @@ def failure_sentence(action: str, key: str, error: AstroAPIError) -> str:
 
 def _why(error: AstroAPIError) -> str:
     if isinstance(error, APIStatusError):
-        detail = f"{error.status_code}"
-        if error.api_message:
-            detail += f" {error.api_message}"
-        if isinstance(error, InvalidRequestError) and error.field_errors:
-            detail += f" ({describe_field_errors(error.field_errors)})"
+        field_errors = error.field_errors if isinstance(error, InvalidRequestError) else ()
+        reason = describe_reason(error.api_message, field_errors)
+        detail = f"{error.status_code} {reason}" if reason else f"{error.status_code}"
         if error.request_id:
             detail += f", requestId {error.request_id}"
         return f"the Astro API answered {error.method} {error.path} with {detail}"

@@ -295,3 +295,17 @@ def test_field_errors_are_described_once_in_one_clause() -> None:
     )
     assert describe_field_errors(error.field_errors) == "name: too long; role: unknown role"
     assert error.status_code == 400
+
+
+def test_the_apis_reason_is_said_once_when_its_field_error_repeats_it(
+    client: AstroClient, emulator: Emulator
+) -> None:
+    from pulumi_astrokeys._messages import failure_sentence
+
+    with pytest.raises(InvalidRequestError) as refused:
+        client.create_deployment_token(emulator.deployment_ids[0], name="x", role="WORKSPACE_OWNER")
+
+    reason = refused.value.api_message
+    assert reason and [e.message for e in refused.value.field_errors] == [reason], "the API repeats itself"
+    assert str(refused.value).count(reason) == 1
+    assert failure_sentence("create", "key 'x'", refused.value).count(reason) == 1
