@@ -7,5 +7,8 @@ machine as well as on a fast one. ``BENCH_QUICK=1`` runs a smaller version of ea
 import sys
 from pathlib import Path
 
-# The gRPC client for the SDK's dynamic-provider server lives with the tests.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+_ROOT = Path(__file__).resolve().parent.parent
+# The gRPC client for the SDK's dynamic-provider server lives with the tests; the
+# repository itself goes on the path by name, so provider processes started with this
+# path can unpickle the benchmarks' own providers (benchmarks.noop).
+sys.path[:0] = [str(_ROOT / "tests"), str(_ROOT)]

@@ -1,0 +1,112 @@
+"""The floors the provider is measured against, on the same SDK path as the real one.
+
+- :class:`NoopKeyProvider` and :class:`NoopKey`: a dynamic resource shaped like a
+  :class:`~pulumi_astrokeys.DeploymentApiKey` (the same inputs and outputs, the secret
+  kept secret) whose provider's ``check`` and ``diff`` return at once and whose
+  ``create`` calls no API. Whatever a program of them costs is the Pulumi SDK's and the
+  engine's own price of a dynamic resource: the floor of a preview and of the per-call
+  overhead.
+- :class:`OnePostKeyProvider` and :class:`OnePostKey`: the key's create as it would be
+  without the clean-up marker (``GET`` the Deployment, one ``POST /tokens`` with the
+  user's description), on the package's own client and pacing. Against it, an ``up``
+  of real keys shows what the marker's extra ``POST /tokens/{id}`` costs.
+
+The providers are pickled by reference, so the provider process imports this module:
+the stacks running them put the repository on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ResourceProvider
+from pulumi.runtime import rpc
+
+from pulumi_astrokeys._pickling import pickler_restored
+from pulumi_astrokeys.provider import OUTPUT_NAMES, DeploymentApiKeyProvider
+
+__all__ = ["NoopKey", "NoopKeyProvider", "OnePostKey", "OnePostKeyProvider"]
+
+_ROLE = "DEPLOYMENT_ADMIN"
+
+
+class NoopKeyProvider(ResourceProvider):
+    """``check`` and ``diff`` return at once; ``create`` echoes the inputs beside key-like outputs."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        key_id = f"noop-{props.get('name')}"
+        outputs = {
+            **props,
+            "key_id": key_id,
+            "secret": rpc.wrap_rpc_secret("noop-secret"),
+            "short_token": "noop",
+            "organization_id": "noop-organization",
+            "created_at": "2026-01-01T00:00:00Z",
+            "start_at": "2026-01-01T00:00:00Z",
+            "end_at": None,
+        }
+        return CreateResult(key_id, outputs)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        pass
+
+
+class OnePostKeyProvider(DeploymentApiKeyProvider):
+    """A key whose create sends one POST (no marker): what the create cost before the clean-up marker."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        from pulumi_astrokeys._messages import describe_key
+        from pulumi_astrokeys._operations import _require_deployment, _validated, key_outputs
+        from pulumi_astrokeys.provider import _runtime
+
+        client = _runtime.client()
+        inputs = _validated(props)
+        _require_deployment(client, inputs, describe_key(inputs.name, inputs.deployment_id))
+        token = client.create_deployment_token(
+            inputs.deployment_id,
+            name=inputs.name,
+            description=inputs.description,
+            role=inputs.role,
+            expiry_period_in_days=inputs.expiry_period_in_days,
+        )
+        assert token.token is not None
+        secret = token.token.get_secret_value()
+        outputs = key_outputs(token, inputs, organization_id=client.settings.organization_id, secret=secret)
+        return CreateResult(token.id, outputs)
+
+
+class _KeyShaped(pulumi.dynamic.Resource):
+    """A dynamic resource with the key's inputs and outputs, registered the way the key registers."""
+
+    _provider_class: type[ResourceProvider]
+
+    def __init__(self, resource_name: str, *, deployment_id: str, opts: Optional[pulumi.ResourceOptions] = None):
+        props: dict[str, Any] = {
+            "deployment_id": deployment_id,
+            "name": resource_name,
+            "description": None,
+            "role": _ROLE,
+            "expiry_period_in_days": None,
+            "keepers": None,
+            **{output: None for output in OUTPUT_NAMES},
+        }
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
+        # The same guard the key uses against the SDK's pickler leak, so both pay alike.
+        with pickler_restored():
+            super().__init__(self._provider_class(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+
+
+class NoopKey(_KeyShaped, module="bench", name="NoopKey"):
+    _provider_class = NoopKeyProvider
+
+
+class OnePostKey(_KeyShaped, module="bench", name="OnePostKey"):
+    _provider_class = OnePostKeyProvider
