@@ -1,105 +1,152 @@
-"""Figure 3: a preview of unchanged keys calls no API, and its time grows linearly.
+"""``pulumi preview`` of unchanged keys: no API request, the SDK's own floor, a flat cost per key.
 
-Two stacks hold a small and a large number of keys (100 and 1,000; 20 and 200 in
-quick mode), all already created and unchanged in the program. A preview runs Check
-and Diff only, so the emulator must see no request at all, and the large preview may
-take at most (large/small) + 1 times the small one (11 for 1,000 against 100). The
-two sizes take turns; the figure is the median of the paired ratios.
+Four stacks on the real Pulumi CLI, every resource already created and unchanged in
+the program:
 
-Seeding: one key is created by a real ``up``; the others are created over plain
-HTTP (no client pacing, so seeding 1,000 keys takes seconds, not the minutes the
-rate limits would ask) and written into the state as copies of that first key's
-state with their own ID, name and secret. The first preview of each stack checks
-the copies are faithful: every key must come out unchanged.
+- 500 keys, and the same program of 500 no-op dynamic resources
+  (:class:`benchmarks.noop.NoopKey`: same inputs and outputs, a provider whose ``check``
+  and ``diff`` return at once). The no-op preview is what the Pulumi SDK and engine
+  cost by themselves, so the keys' preview over it is what this package adds;
+- 100 and 1,000 keys: the cost per key at 1,000 over that at 100 says whether the
+  preview's cost grows with the number of keys and no faster.
+
+A preview runs ``check`` and ``diff`` only, so the emulator must see no request at all.
+The four previews take turns, in an order that rotates each round, so a change in the
+machine's load hits all alike; each figure is the median of its per-round ratios.
+
+Seeding: a real ``pulumi up`` creates the first resource of each stack; the others are
+created over plain HTTP (rate limits off: seconds, not the minutes the limits would
+ask) and put into the state as copies of the first one with their own ID, name and
+secret, through ``pulumi stack export`` and ``pulumi stack import``. The first preview
+of each stack checks the copies are faithful: every resource must come out unchanged.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from lifecycle import Secret, Stack
-from lifecycle.state import ResourceState, StateFile
+from pulumi import automation as auto
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
 from ._common import Figure, emulator_process, median, note, quick, report
-from .rate_limit_floor import PROJECT, keys_program, stack_for
+from ._stacks import bench_stack, keys_program, seed, shaped_program, timed
 
-REPEATS_FULL, REPEATS_QUICK = 5, 3
-STACK_TYPE = "pulumi:pulumi:Stack"
+TARGET_OVER_NOOP = 1.2
+TARGET_PER_KEY_GROWTH = 1.2
 
 
-def _seed(emulator: Emulator, deployment_id: str, count: int, state_file: Path) -> None:
-    """Leave ``count`` created keys in ``state_file``, as ``pulumi up`` would have."""
-    stack = stack_for(emulator, keys_program(deployment_id, 1), state_file)
-    stack.up()
-    resources = StateFile(state_file, "bench-passphrase", PROJECT, "bench").load()
-    (template,) = [r for r in resources if r.custom]
+def sizes() -> tuple[int, int, int]:
+    """(keys beside the no-op program, small, large)."""
+    return (50, 10, 50) if quick() else (500, 100, 1000)
+
+
+class _Growing:
+    """A program whose size is set after its first ``up`` (one resource, then the seeded count)."""
+
+    def __init__(self, make: Callable[[int], Callable[[], None]]) -> None:
+        self.make = make
+        self.count = 1
+
+    def __call__(self) -> None:
+        self.make(self.count)()
+
+
+def _key_stack(emulator: Emulator, deployment_id: str, count: int, work_dir: Path) -> auto.Stack:
+    program = _Growing(lambda n: keys_program(deployment_id, n))
+    stack = bench_stack(program, work_dir, emulator)
+    _must_succeed(timed(stack.up), "seeding up")
+    copies: list[dict[str, Any]] = []
     with emulator.client() as client:
         for index in range(1, count):
             name = f"key-{index:04d}"
-            response = client.post(
-                "/tokens",
-                json={"name": name, "scope": "DEPLOYMENT", "entityId": deployment_id, "role": "DEPLOYMENT_ADMIN"},
+            body = {"name": name, "scope": "DEPLOYMENT", "entityId": deployment_id, "role": "DEPLOYMENT_ADMIN"}
+            token = client.post("/tokens", json=body).raise_for_status().json()
+            copies.append(
+                {
+                    "name": name,
+                    "key_id": token["id"],
+                    "secret": token["token"],
+                    "short_token": token["shortToken"],
+                    "created_at": token["createdAt"],
+                    "start_at": token["startAt"],
+                }
             )
-            token = response.raise_for_status().json()
-            copy = _copy_of(template, name, token)
-            resources.append(copy)
-    StateFile(state_file, "bench-passphrase", PROJECT, "bench").save(resources)
+    seed(stack, copies)
+    program.count = count
+    return stack
 
 
-def _copy_of(template: ResourceState, name: str, token: dict[str, str]) -> ResourceState:
-    copy = template.copy()
-    copy.urn = template.urn.rsplit("::", 1)[0] + "::" + name
-    copy.id = token["id"]
-    copy.inputs["name"] = name
-    copy.outputs.update(
-        key_id=token["id"],
-        name=name,
-        secret=Secret(token["token"]),
-        short_token=token["shortToken"],
-        created_at=token["createdAt"],
-        start_at=token["startAt"],
-    )
-    return copy
+def _noop_stack(deployment_id: str, count: int, work_dir: Path) -> auto.Stack:
+    program = _Growing(lambda n: shaped_program("NoopKey", deployment_id, n))
+    stack = bench_stack(program, work_dir)
+    _must_succeed(timed(stack.up), "seeding up")
+    seed(stack, ({"name": f"key-{i:04d}", "key_id": f"noop-key-{i:04d}"} for i in range(1, count)))
+    program.count = count
+    return stack
 
 
-def _timed_preview(stack: Stack, count: int) -> float:
-    """One preview's time; every key must come out unchanged."""
-    started = time.monotonic()
-    result = stack.preview()
-    elapsed = time.monotonic() - started
-    keys = [step.op for step in result.steps if step.type != STACK_TYPE]
-    assert set(keys) == {"same"} and len(keys) == count, f"the seeded keys are not unchanged: {set(keys)}, {len(keys)} of {count}"
-    return elapsed
+def _must_succeed(outcome: Any, what: str) -> None:
+    if outcome.errors:
+        raise RuntimeError(f"{what} failed: {outcome.errors[:3]}")
+
+
+def _preview(stack: auto.Stack, count: int) -> float:
+    """One preview's time; every resource must come out unchanged."""
+    outcome = timed(stack.preview)
+    _must_succeed(outcome, "preview")
+    expected = {"same": count + 1}  # and the stack itself
+    assert outcome.changes == expected, f"the seeded resources are not unchanged: {outcome.changes}, expected {expected}"
+    return outcome.seconds
 
 
 def run() -> list[Figure]:
-    small, large = (20, 200) if quick() else (100, 1000)
-    repeats = REPEATS_QUICK if quick() else REPEATS_FULL
-    times: dict[int, list[float]] = {small: [], large: []}
+    beside, small, large = sizes()
+    repeats = 1 if quick() else 5
     with emulator_process(rate_limits=False) as emulator, tempfile.TemporaryDirectory() as tmp:
-        stacks = {}
-        for count, deployment_id in zip((small, large), emulator.deployment_ids):
-            state_file = Path(tmp) / f"{count}.json"
-            _seed(emulator, deployment_id, count, state_file)
-            stacks[count] = stack_for(emulator, keys_program(deployment_id, count), state_file)
+        deployment_id = emulator.deployment_ids[0]
+        stacks: dict[int, auto.Stack] = {}
+        for count in dict.fromkeys((beside, small, large)):  # a size asked twice (quick mode) is one stack
+            stacks[count] = _key_stack(emulator, deployment_id, count, Path(tmp) / f"keys-{count}")
+        runs = {
+            "keys": (stacks[beside], beside),
+            "noop": (_noop_stack(deployment_id, beside, Path(tmp) / "noop"), beside),
+            "small": (stacks[small], small),
+            "large": (stacks[large], large),
+        }
+        order = list(runs)
+        if not quick():  # a first preview of each warms the caches (every preview checks the seeding)
+            for name in order:
+                _preview(*runs[name])
         emulator.clear_requests()
-        # Small and large take turns, so a change in the machine's load hits both alike.
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for repeat in range(repeats):
-            for count in (small, large) if repeat % 2 == 0 else (large, small):
-                times[count].append(_timed_preview(stacks[count], count))
+            rotated = order[repeat % len(order) :] + order[: repeat % len(order)]
+            timed_now: dict[int, float] = {}  # a stack that plays two parts is previewed once a round
+            for name in rotated:
+                stack, count = runs[name]
+                key = id(stack)
+                if key not in timed_now:
+                    timed_now[key] = _preview(stack, count)
+                times[name].append(timed_now[key])
         requests = len(emulator.requests())
 
-    growth = median([big / little for big, little in zip(times[large], times[small])])
+    over_noop = median([k / n for k, n in zip(times["keys"], times["noop"])])
+    per_key = median([(big / large) / (little / small) for big, little in zip(times["large"], times["small"])])
     figures = [
-        report(Figure("preview_cost.api_requests", requests, 0)),
-        report(Figure(f"preview_cost.growth_{small}_to_{large}", growth, large / small + 1, unit="x")),
+        report(Figure("preview_of_unchanged_keys.api_requests", requests, 0)),
+        report(Figure(f"preview_{beside}_keys_over_{beside}_noop_dynamic_resources", over_noop, TARGET_OVER_NOOP, unit="x")),
+        report(Figure(f"preview_cost_per_key_{large}_over_{small}_keys", per_key, TARGET_PER_KEY_GROWTH, unit="x")),
     ]
+    ms = {name: median(samples) for name, samples in times.items()}
     note(
-        f"preview of {small} unchanged keys: {median(times[small]):.2f} s, of {large}: {median(times[large]):.2f} s "
-        f"(medians of {repeats}; the figure is the median of the paired ratios)"
+        f"preview of {beside} keys {ms['keys']:.2f} s, of {beside} no-op resources {ms['noop']:.2f} s; "
+        f"of {small} keys {ms['small']:.2f} s ({ms['small'] / small * 1000:.1f} ms a key), of {large} keys "
+        f"{ms['large']:.2f} s ({ms['large'] / large * 1000:.1f} ms a key) (medians of {repeats} rounds; "
+        "each figure is the median of the per-round ratios)"
     )
+    note(f"API requests counted over every timed preview ({', '.join(f'{c} keys' for c in dict.fromkeys((small, beside, large)))})")
     return figures
