@@ -51,6 +51,8 @@ logger = logging.getLogger("pulumi_astrokeys")
 USER_AGENT = f"pulumi-astrokeys/{__version__} httpx/{httpx.__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
+# A pacing wait at least this long is reported: shorter ones are the normal rhythm of a big up.
+_NOTEWORTHY_WAIT = 1.0
 _IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
 # Connection failures where the request never left this machine: safe to retry for any method.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -377,7 +379,9 @@ class AstroClient:
     ) -> httpx.Response:
         token = self.settings.api_token.get_secret_value()
         if self._limiter is not None:
-            self._limiter.wait(token, method)
+            waited = self._limiter.wait(token, method)
+            if waited >= _NOTEWORTHY_WAIT:
+                logger.info("waited %.1f s to stay under the Astro API's rate limit for %s requests", waited, method)
         started = time.monotonic()
         try:
             with request_deadline(self._timeout.read):
@@ -434,7 +438,8 @@ class AstroClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             wait = max(wait, exc.retry_after)
-        logger.debug("retrying in %.2f s after: %s", wait, exc)
+        # A retry is worth seeing in Pulumi's output: a minute of silence looks like a hang.
+        logger.info("retrying in %.1f s (attempt %d) after: %s", wait, state.attempt_number + 1, exc)
         return wait
 
 
@@ -474,8 +479,9 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> AP
     errors = [FieldError(e.field, e.code, e.message) for e in field_errors]
     reason = response.reason_phrase or "error"
     message = f"{method} {path} failed with {response.status_code} {reason}"
-    if api_message or errors:
-        message += f": {describe_reason(api_message, errors)}"
+    said = describe_reason("" if api_message == reason else api_message, errors)
+    if said:
+        message += f": {said}"
     if request_id:
         message += f" [requestId {request_id}]"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -361,3 +362,20 @@ def test_up_with_target_replaces_only_the_targeted_key(world: World) -> None:
     assert after["etl"]["id"] != before["etl"]["id"]
     assert after["reports"]["id"] == before["reports"]["id"]
     assert stack.preview().ops() == {"etl": "same", "reports": "replace"}, "the untargeted key is still due"
+
+
+# -- what a long operation says -----------------------------------------------------------------------------
+
+
+def test_a_retried_request_shows_in_pulumi_output_as_it_happens(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}}))
+    world.emulator.inject_fault("GET", rf"/deployments/{deployment}$", status=503, count=2)
+
+    result = stack.up()
+
+    assert result.ops() == {"etl": "create"}
+    lines = [line for line in result.stdout.splitlines() if "pulumi-astrokeys: retrying in" in line]
+    assert lines and all("503" in line for line in lines), result.stdout
+    assert {"(attempt 2)", "(attempt 3)"} <= {word for line in lines for word in re.findall(r"\(attempt \d\)", line)}
+    assert world.emulator.api_token not in result.stdout
