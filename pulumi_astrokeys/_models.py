@@ -20,10 +20,15 @@ __all__ = [
     "ApiTokenRole",
     "ApiTokensPage",
     "BasicSubjectProfile",
+    "DagRole",
     "Deployment",
     "DeploymentsPage",
     "FieldValidationError",
+    "SubjectRoles",
 ]
+
+DAG_ENTITY_TYPES = frozenset({"DAG", "DAG_TAG"})
+"""The ``entityType`` of a role on one DAG (by its ID) or on the DAGs with one tag."""
 
 ASTRO_ID_PATTERN = re.compile(r"^c[a-z0-9]{24}$")
 """Astro IDs are CUIDs: a ``c`` and 24 lowercase letters or digits, e.g. ``clm8q7f6q000008lcgyougpsk``."""
@@ -39,12 +44,34 @@ class _ApiModel(BaseModel):
 
 
 class ApiTokenRole(_ApiModel):
-    """One role an API token holds on one entity."""
+    """One role an API token holds on one entity.
+
+    For ``DAG`` and ``DAG_TAG`` roles the entity is the DAG ID or the tag, and
+    ``deployment_id`` names the Deployment that holds the DAGs.
+    """
 
     entity_type: str
     entity_id: str
     role: str
     deployment_id: Optional[str] = None
+
+
+class DagRole(_ApiModel):
+    """A DAG role as ``SubjectRoles`` lists it: ``dag_id`` or ``dag_tag``, in one Deployment."""
+
+    deployment_id: str
+    role: str
+    dag_id: Optional[str] = None
+    dag_tag: Optional[str] = None
+
+
+class SubjectRoles(_ApiModel):
+    """The answer to ``POST /tokens/{tokenId}/roles``: every role the token now holds."""
+
+    dag_roles: list[DagRole] = Field(default_factory=list)
+    deployment_roles: list[dict[str, str]] = Field(default_factory=list)
+    workspace_roles: list[dict[str, str]] = Field(default_factory=list)
+    organization_role: Optional[str] = None
 
 
 class BasicSubjectProfile(_ApiModel):
@@ -86,11 +113,19 @@ class ApiToken(_ApiModel):
         return None
 
     def role_on(self, entity_id: str) -> Optional[str]:
-        """The role this token holds on the given entity, if any."""
+        """The role this token holds on the given entity (a Deployment, Workspace or organization), if any."""
         for role in self.roles:
-            if role.entity_id == entity_id:
+            if role.entity_id == entity_id and role.entity_type not in DAG_ENTITY_TYPES:
                 return role.role
         return None
+
+    def dag_roles_on(self, deployment_id: str) -> list[ApiTokenRole]:
+        """The token's roles on DAGs (by ID or by tag) of the given Deployment."""
+        return [
+            role
+            for role in self.roles
+            if role.entity_type in DAG_ENTITY_TYPES and role.deployment_id in (None, deployment_id)
+        ]
 
     def is_scoped_to_deployment(self, deployment_id: str) -> bool:
         """Whether this is a Deployment token of the given Deployment."""

@@ -16,15 +16,20 @@ from starlette.routing import Route
 from .auth import Principal, authenticate
 from .errors import ApiError, FieldError, json_bytes
 from .models import (
+    DEPLOYMENT_ADMIN,
+    ORGANIZATION_ROLES,
+    WORKSPACE_ROLES,
+    ApiTokenRoleRequest,
     CreateApiTokenRequest,
     CreateDeploymentRequest,
     UpdateApiTokenRequest,
+    UpdateApiTokenRolesRequest,
     parse_body,
     validate,
 )
 from .state import CONTEXT_KEY, EmulatorState
-from .store import Deployment, Token, TokenFilter
-from .views import deployment_json, token_json
+from .store import DagRole, Deployment, Token, TokenFilter
+from .views import deployment_json, subject_roles_json, token_json
 
 __all__ = ["api_routes"]
 
@@ -267,6 +272,93 @@ async def update_token(request: Request, state: EmulatorState, caller: Principal
     return json_response(token_json(updated))
 
 
+def _roles_error(field: str, code: str, message: str) -> ApiError:
+    return ApiError.bad_request(message, FieldError(field, code, message))
+
+
+def _dag_role(state: EmulatorState, org: str, token: Token, entry: ApiTokenRoleRequest, field: str) -> DagRole:
+    """A ``DAG`` or ``DAG_TAG`` entry of a roles request, checked: its Deployment exists and is in the
+    token's reach, and its role is not a built-in role of another kind."""
+    if not entry.deploymentId:
+        raise _roles_error(
+            f"{field}.deploymentId", "required", f"deploymentId is required when entityType is {entry.entityType}"
+        )
+    deployment = state.store.get_deployment(org, entry.deploymentId)
+    if deployment is None:
+        raise _roles_error(f"{field}.deploymentId", "not_found", f"Deployment {entry.deploymentId} not found")
+    in_reach = (
+        deployment.id == token.entity_id
+        if token.scope == "DEPLOYMENT"
+        else deployment.workspace_id == token.entity_id
+        if token.scope == "WORKSPACE"
+        else True
+    )
+    if not in_reach:
+        raise _roles_error(
+            f"{field}.deploymentId",
+            "invalid",
+            f"a {token.scope} API token can hold DAG roles only in its own {token.scope.lower()}'s Deployments",
+        )
+    role = entry.role.strip()
+    if not role or role == DEPLOYMENT_ADMIN or role in ORGANIZATION_ROLES | WORKSPACE_ROLES:
+        raise _roles_error(f"{field}.role", "oneof", f"role {role!r} is not a DAG role")
+    return DagRole(entry.entityType, entry.entityId, deployment.id, role)
+
+
+def _own_role(token: Token, entry: ApiTokenRoleRequest, field: str) -> str:
+    """The token's role on its own entity, checked as a create checks it."""
+    probe = CreateApiTokenRequest.model_construct(
+        name=token.name, scope=token.scope, entityId=token.entity_id, role=entry.role
+    )
+    try:
+        probe.check_role()
+    except ApiError as error:
+        raise _roles_error(f"{field}.role", "oneof", error.message) from None
+    return entry.role.strip()
+
+
+async def update_token_roles(request: Request, state: EmulatorState, caller: Principal, org: str) -> Response:
+    """``POST /tokens/{tokenId}/roles``: replace the token's whole role set, DAG roles included.
+
+    The set must hold the token's role on its own entity, once; any number of ``DAG`` and
+    ``DAG_TAG`` roles (one per DAG or tag and Deployment) may go with it. Roles on other
+    entities are refused, as this emulator does not model them.
+    """
+    body = validate(UpdateApiTokenRolesRequest, await read_json(request))
+    token = _token_or_404(state, org, request.path_params["tokenId"])
+    _require_manage(state, caller, token, "update this API token's roles")
+    own_role: str | None = None
+    dag_roles: list[DagRole] = []
+    for index, entry in enumerate(body.roles):
+        field = f"roles.{index}"
+        if entry.entityType in ("DAG", "DAG_TAG"):
+            dag_role = _dag_role(state, org, token, entry, field)
+            target = (dag_role.entity_type, dag_role.entity_id, dag_role.deployment_id)
+            if any((r.entity_type, r.entity_id, r.deployment_id) == target for r in dag_roles):
+                raise _roles_error(field, "unique", f"{entry.entityType} {entry.entityId!r} is given more than one role")
+            dag_roles.append(dag_role)
+        elif entry.entityType == token.scope and entry.entityId == token.entity_id:
+            if own_role is not None:
+                raise _roles_error(field, "unique", f"the token's {token.scope} role is given more than once")
+            own_role = _own_role(token, entry, field)
+        else:
+            raise _roles_error(
+                f"{field}.entityType",
+                "oneof",
+                f"a {token.scope} API token cannot hold a {entry.entityType} role on {entry.entityId}; give its "
+                f"{token.scope} role on {token.entity_id} and DAG or DAG_TAG roles",
+            )
+    if own_role is None:
+        message = f"roles must include the token's {token.scope} role on {token.entity_id}"
+        raise _roles_error("roles", "required", message)
+    updated = state.store.set_token_roles(
+        org, token.id, role=own_role, dag_roles=dag_roles, now=state.service.now(), updated_by=caller.profile()
+    )
+    if updated is None:
+        raise _not_found("API token", token.id)
+    return json_response(subject_roles_json(updated))
+
+
 async def rotate_token(request: Request, state: EmulatorState, caller: Principal, org: str) -> Response:
     token = _token_or_404(state, org, request.path_params["tokenId"])
     _require_manage(state, caller, token, "rotate this API token")
@@ -375,6 +467,7 @@ def api_routes(state: EmulatorState) -> list[Route]:
         route("/tokens/{tokenId}", update_token, "POST"),
         route("/tokens/{tokenId}", delete_token, "DELETE"),
         route("/tokens/{tokenId}/rotate", rotate_token, "POST"),
+        route("/tokens/{tokenId}/roles", update_token_roles, "POST"),
         route("/deployments", list_deployments, "GET"),
         route("/deployments", create_deployment, "POST"),
         route("/deployments/{deploymentId}", get_deployment, "GET"),

@@ -16,8 +16,10 @@ from .errors import ApiError, FieldError
 
 __all__ = [
     "CreateApiTokenRequest",
+    "ApiTokenRoleRequest",
     "CreateDeploymentRequest",
     "UpdateApiTokenRequest",
+    "UpdateApiTokenRolesRequest",
     "parse_body",
     "validate",
 ]
@@ -37,6 +39,7 @@ WORKSPACE_ROLES = frozenset(
 DEPLOYMENT_ADMIN = "DEPLOYMENT_ADMIN"
 
 Scope = Literal["DEPLOYMENT", "WORKSPACE", "ORGANIZATION"]
+EntityType = Literal["DEPLOYMENT", "WORKSPACE", "ORGANIZATION", "DAG", "DAG_TAG"]
 Kind = Literal["STANDARD", "DIRECT_ACCESS"]
 
 
@@ -83,6 +86,21 @@ class UpdateApiTokenRequest(_Request):
 
     name: Annotated[str, Field(min_length=1, max_length=256)]
     description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ApiTokenRoleRequest(_Request):
+    """``ApiTokenRole``: a role on one entity; ``deploymentId`` required for ``DAG`` and ``DAG_TAG``."""
+
+    entityType: EntityType
+    entityId: Annotated[str, Field(min_length=1)]
+    role: Annotated[str, Field(min_length=1, max_length=256)]
+    deploymentId: str | None = None
+
+
+class UpdateApiTokenRolesRequest(_Request):
+    """``UpdateApiTokenRolesRequest``: the token's whole new role set, DAG roles included (at least one)."""
+
+    roles: Annotated[list[ApiTokenRoleRequest], Field(min_length=1)]
 
 
 class DeploymentEnvironmentVariableRequest(_Request):

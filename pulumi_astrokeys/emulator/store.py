@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 from .ids import new_id
 
 __all__ = [
+    "DagRole",
     "Deployment",
     "Organization",
     "Page",
@@ -84,6 +85,15 @@ CREATE TABLE IF NOT EXISTS tokens (
     updated_by      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_by_entity ON tokens(organization_id, scope, entity_id);
+CREATE TABLE IF NOT EXISTS token_roles (
+    seq           INTEGER PRIMARY KEY,
+    token_id      TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+    entity_type   TEXT NOT NULL CHECK (entity_type IN ('DAG', 'DAG_TAG')),
+    entity_id     TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    UNIQUE (token_id, entity_type, entity_id, deployment_id)
+);
 """
 
 
@@ -119,8 +129,22 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class DagRole:
+    """A role a token holds on one DAG (``DAG``: a DAG ID) or on the DAGs with a tag (``DAG_TAG``)."""
+
+    entity_type: str
+    entity_id: str
+    deployment_id: str
+    role: str
+
+
+@dataclass(frozen=True)
 class Token:
-    """A stored API token (its value is not here: only its hash is kept)."""
+    """A stored API token (its value is not here: only its hash is kept).
+
+    ``role`` is its role on its own entity (``scope``, ``entity_id``); ``dag_roles`` are
+    the DAG-level roles ``POST /tokens/{id}/roles`` gave it.
+    """
 
     id: str
     organization_id: str
@@ -140,6 +164,7 @@ class Token:
     last_rotated_at: str | None
     created_by: dict[str, Any]
     updated_by: dict[str, Any]
+    dag_roles: tuple[DagRole, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -391,12 +416,29 @@ class Store:
         "created_by, updated_by"
     )
 
-    @staticmethod
-    def _token(row: sqlite3.Row) -> Token:
-        data = dict(row)
-        data["created_by"] = json.loads(data["created_by"])
-        data["updated_by"] = json.loads(data["updated_by"])
-        return Token(**data)
+    def _token(self, row: sqlite3.Row) -> Token:
+        return self._tokens([row])[0]
+
+    def _tokens(self, rows: Sequence[sqlite3.Row]) -> list[Token]:
+        """Tokens from their rows, each with its DAG roles (one query for all of them)."""
+        roles: dict[str, list[DagRole]] = {}
+        ids = [row["id"] for row in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for role_row in self._query(
+                "SELECT token_id, entity_type, entity_id, deployment_id, role FROM token_roles "
+                f"WHERE token_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
+                chunk,
+            ):
+                data = dict(role_row)
+                roles.setdefault(data.pop("token_id"), []).append(DagRole(**data))
+        tokens = []
+        for row in rows:
+            data = dict(row)
+            data["created_by"] = json.loads(data["created_by"])
+            data["updated_by"] = json.loads(data["updated_by"])
+            tokens.append(Token(**data, dag_roles=tuple(roles.get(data["id"], ()))))
+        return tokens
 
     def insert_token(self, token: Token, token_hash: str) -> None:
         """Store a new token under the hash of its value."""
@@ -481,7 +523,32 @@ class Store:
                 f"ORDER BY {_order_by(sorts, _TOKEN_SORTS)} LIMIT ? OFFSET ?",
                 [*params, *_page_bounds(limit, offset)],
             ).fetchall()
-        return Page([self._token(row) for row in rows], total)
+        return Page(self._tokens(rows), total)
+
+    def set_token_roles(
+        self,
+        organization_id: str,
+        token_id: str,
+        *,
+        role: str,
+        dag_roles: Sequence[DagRole],
+        now: str,
+        updated_by: dict[str, Any],
+    ) -> Token | None:
+        """Replace a token's roles: its role on its own entity and its DAG roles; ``None`` if it does not exist."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE tokens SET role = ?, updated_at = ?, updated_by = ? WHERE organization_id = ? AND id = ?",
+                (role, now, json.dumps(updated_by), organization_id, token_id),
+            ).rowcount
+            if not changed:
+                return None
+            conn.execute("DELETE FROM token_roles WHERE token_id = ?", (token_id,))
+            conn.executemany(
+                "INSERT INTO token_roles(token_id, entity_type, entity_id, deployment_id, role) VALUES (?, ?, ?, ?, ?)",
+                [(token_id, r.entity_type, r.entity_id, r.deployment_id, r.role) for r in dag_roles],
+            )
+        return self.get_token(organization_id, token_id)
 
     def update_token(
         self,

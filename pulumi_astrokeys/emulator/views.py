@@ -7,7 +7,7 @@ from typing import Any
 
 from .store import Deployment, Token
 
-__all__ = ["deployment_json", "token_json"]
+__all__ = ["deployment_json", "subject_roles_json", "token_json"]
 
 DEFAULT_RUNTIME_VERSION = "13.1.0"
 # Astro Runtime -> Airflow, for the versions a user is likely to ask for; else "NA".
@@ -37,7 +37,11 @@ def token_json(token: Token, value: str | None = None) -> dict[str, Any]:
         "updatedAt": token.updated_at,
         "createdBy": token.created_by,
         "updatedBy": token.updated_by,
-        "roles": [{"entityType": token.scope, "entityId": token.entity_id, "role": token.role}],
+        "roles": [{"entityType": token.scope, "entityId": token.entity_id, "role": token.role}]
+        + [
+            {"entityType": r.entity_type, "entityId": r.entity_id, "role": r.role, "deploymentId": r.deployment_id}
+            for r in token.dag_roles
+        ],
     }
     if token.end_at is not None:
         body["endAt"] = token.end_at
@@ -49,6 +53,25 @@ def token_json(token: Token, value: str | None = None) -> dict[str, Any]:
         body["lastRotatedAt"] = token.last_rotated_at
     if value is not None:
         body["token"] = value
+    return body
+
+
+def subject_roles_json(token: Token) -> dict[str, Any]:
+    """``SubjectRoles``: what ``POST /tokens/{id}/roles`` answers, the token's roles by kind of entity."""
+    body: dict[str, Any] = {
+        "dagRoles": [
+            {"dagId" if r.entity_type == "DAG" else "dagTag": r.entity_id, "deploymentId": r.deployment_id, "role": r.role}
+            for r in token.dag_roles
+        ],
+        "deploymentRoles": [],
+        "workspaceRoles": [],
+    }
+    if token.scope == "DEPLOYMENT":
+        body["deploymentRoles"].append({"deploymentId": token.entity_id, "role": token.role})
+    elif token.scope == "WORKSPACE":
+        body["workspaceRoles"].append({"workspaceId": token.entity_id, "role": token.role})
+    else:
+        body["organizationRole"] = token.role
     return body
 
 
