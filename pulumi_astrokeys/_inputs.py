@@ -3,33 +3,59 @@
 The provider's ``check`` runs at preview, when some inputs are not known yet (a
 Deployment still to be created, say). Known values are validated; unknown ones pass
 untouched and are validated when the engine calls ``check`` again with them resolved.
+
+The diff rule lives here too: every input but :data:`IN_PLACE_INPUTS` describes the key
+itself, so a change replaces it; ``rotate_before_days`` only says when to replace it, so
+a change of it is recorded in place. And a key that has expired, or whose
+``rotate_before_days`` margin has begun, is replaced whatever its inputs
+(:func:`rotation_due`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal, Optional
 
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ._clock import parse_time
 from ._models import ASTRO_ID_PATTERN
 
 __all__ = [
+    "DEFAULT_KIND",
     "DEFAULT_ROLE",
     "INPUT_NAMES",
+    "IN_PLACE_INPUTS",
+    "DagRoleInput",
     "InputProblem",
     "KeyInputs",
+    "changed_in_place",
     "changed_inputs",
     "is_unknown",
     "normalise",
+    "rotation_due",
     "secret_is_gone",
     "validate_inputs",
 ]
 
 DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
+DEFAULT_KIND = "STANDARD"
+IN_PLACE_INPUTS: frozenset[str] = frozenset({"rotate_before_days"})
+"""Inputs that say how Pulumi treats the key, not what the key is: a change never replaces it."""
 # Built-in roles of the other scopes: the API refuses them for a Deployment token.
 NOT_DEPLOYMENT_ROLES = frozenset(
     {
@@ -47,6 +73,37 @@ NOT_DEPLOYMENT_ROLES = frozenset(
 )
 
 
+class DagRoleInput(BaseModel):
+    """One DAG-level role of a key: on one DAG (``dag_id``) or on every DAG with a tag (``dag_tag``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dag_id: Optional[Annotated[StrictStr, Field(min_length=1, max_length=250)]] = None
+    dag_tag: Optional[Annotated[StrictStr, Field(min_length=1, max_length=250)]] = None
+    role: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+
+    @field_validator("role")
+    @classmethod
+    def _dag_role(cls, value: str) -> str:
+        role = value.strip()
+        if not role:
+            raise ValueError("role must not be blank")
+        if role == DEFAULT_ROLE or role in NOT_DEPLOYMENT_ROLES:
+            raise ValueError(f"{role} is not a DAG role")
+        return role
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DagRoleInput:
+        if (self.dag_id is None) == (self.dag_tag is None):
+            raise ValueError("give exactly one of dag_id and dag_tag")
+        return self
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """``("DAG", dag_id)`` or ``("DAG_TAG", dag_tag)``: the entity the role is on."""
+        return ("DAG", self.dag_id) if self.dag_id is not None else ("DAG_TAG", str(self.dag_tag))
+
+
 class KeyInputs(BaseModel):
     """The validated inputs of one Deployment API key."""
 
@@ -58,6 +115,36 @@ class KeyInputs(BaseModel):
     role: Annotated[StrictStr, Field(min_length=1, max_length=256)] = DEFAULT_ROLE
     expiry_period_in_days: Optional[Annotated[StrictInt, Field(ge=1, le=3650)]] = None
     keepers: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    kind: Literal["STANDARD", "DIRECT_ACCESS"] = "STANDARD"
+    dag_roles: list[DagRoleInput] = Field(default_factory=list)
+    rotate_before_days: Optional[Annotated[StrictInt, Field(ge=1, le=3649)]] = None
+
+    @field_validator("dag_roles")
+    @classmethod
+    def _one_role_per_dag(cls, value: list[DagRoleInput]) -> list[DagRoleInput]:
+        # A set in the API: sorted here, so the order they are written in never replaces a key.
+        seen: set[tuple[str, str]] = set()
+        for role in value:
+            if role.target in seen:
+                entity, name = role.target
+                raise ValueError(f"{'DAG' if entity == 'DAG' else 'DAG tag'} {name!r} is given more than one role")
+            seen.add(role.target)
+        return sorted(value, key=lambda role: (*role.target, role.role))
+
+    @field_validator("rotate_before_days")
+    @classmethod
+    def _within_expiry(cls, value: Optional[int], info: ValidationInfo) -> Optional[int]:
+        context = info.context or {}
+        if value is None or "expiry_period_in_days" in context.get("unknown", ()):
+            return value
+        expiry = info.data.get("expiry_period_in_days")
+        if expiry is None:
+            if "expiry_period_in_days" in context.get("given", ()):
+                return value  # expiry_period_in_days is invalid itself, and says so
+            raise ValueError("it needs expiry_period_in_days: a key that never expires is never due")
+        if value >= expiry:
+            raise ValueError(f"{value} days is not less than expiry_period_in_days ({expiry})")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -98,6 +185,11 @@ _FIXES: Mapping[str, str] = {
     "role": "use DEPLOYMENT_ADMIN or the name of a custom Deployment role",
     "expiry_period_in_days": "use a whole number of days from 1 to 3650, or leave it unset for a key that never expires",
     "keepers": "use a map of string keys to string values",
+    "kind": "use STANDARD (the default) or DIRECT_ACCESS",
+    "dag_roles": "give a list of roles, each with a role (DAG_VIEWER, DAG_AUTHOR or a custom DAG role) and exactly "
+    "one of dag_id and dag_tag, one role per DAG or tag",
+    "rotate_before_days": "use a whole number of days from 1 to one less than expiry_period_in_days, and set "
+    "expiry_period_in_days too",
 }
 
 
@@ -127,6 +219,8 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value
 
 
@@ -145,7 +239,7 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
     known = {name: value for name, value in values.items() if name not in unknown}
     problems: list[InputProblem] = []
     try:
-        checked = KeyInputs.model_validate(known).as_props()
+        checked = KeyInputs.model_validate(known, context={"unknown": set(unknown), "given": set(known)}).as_props()
     except ValidationError as error:
         checked = {}
         for item in error.errors(include_url=False):
@@ -156,7 +250,11 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
             if item["type"] == "value_error":  # this model's own rule: its words, as written
                 message = message.removeprefix("Value error, ")
             else:
-                message = message.rstrip(".").lower()
+                message = message.rstrip(".")
+                message = message[:1].lower() + message[1:]
+            where = _where(item["loc"][1:])
+            if where:
+                message = f"{where}: {message}"
             problems.append(InputProblem(name, _reason(name, message, known.get(name))))
         if not problems:
             checked = {name: value for name, value in known.items()}
@@ -166,6 +264,17 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
         if name not in checked and name not in unknown and default is not None:
             checked[name] = default
     return {**checked, **unknown}, []
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A nested location as a program writes it: ``[0].dag_id`` (pydantic's union labels left out)."""
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif isinstance(part, str) and not part.startswith(("function-", "constrained-")) and part not in ("str", "int"):
+            parts.append(f".{part}" if parts else part)
+    return "".join(parts)
 
 
 def _reason(name: str, message: str, value: Any) -> str:
@@ -189,17 +298,43 @@ def secret_is_gone(olds: Mapping[str, Any]) -> bool:
     return bool(olds.get("key_id")) and not isinstance(rpc.unwrap_rpc_secret(olds.get("secret")), str)
 
 
-def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """The inputs whose new value differs from the old state or is not known yet.
-
-    ``olds`` are the stored outputs, which echo every input. An input missing from the
-    old state (written by an older release) counts as its default, so adding an input
-    with a default in a new release replaces nothing.
-    """
+def _changed(olds: Mapping[str, Any], news: Mapping[str, Any], names: tuple[str, ...]) -> list[str]:
     old, new = normalise(olds), normalise(news)
     changed = []
-    for name in INPUT_NAMES:
+    for name in names:
         new_value = new.get(name, DEFAULTS[name])
         if is_unknown(new_value) or new_value != old.get(name, DEFAULTS[name]):
             changed.append(name)
     return changed
+
+
+def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """The inputs that replace the key: those whose new value differs from the old state or is not known yet.
+
+    ``olds`` are the stored outputs, which echo every input. An input missing from the
+    old state (written by an older release) counts as its default, so adding an input
+    with a default in a new release replaces nothing. :data:`IN_PLACE_INPUTS` are left out.
+    """
+    return _changed(olds, news, tuple(name for name in INPUT_NAMES if name not in IN_PLACE_INPUTS))
+
+
+def changed_in_place(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """The :data:`IN_PLACE_INPUTS` that changed: recorded in the state by an update, no API call."""
+    return _changed(olds, news, tuple(name for name in INPUT_NAMES if name in IN_PLACE_INPUTS))
+
+
+def rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the stored key must be replaced because of its age, by the clock ``now``.
+
+    True once the key's stored ``end_at`` has passed (an expired key no longer works),
+    or once ``now`` is within the new ``rotate_before_days`` of it: a scheduled ``pulumi
+    up`` then makes the new key while the old one still works. A key without ``end_at``
+    never expires; an unknown ``rotate_before_days`` counts as unset.
+    """
+    end_at = parse_time(rpc.unwrap_rpc_secret(olds.get("end_at")))
+    if end_at is None:
+        return False
+    margin = _plain(news.get("rotate_before_days"))
+    if isinstance(margin, int) and not isinstance(margin, bool) and margin > 0:
+        return now >= end_at - timedelta(days=margin)
+    return now >= end_at

@@ -12,6 +12,11 @@ program, stack or resource created at the same moment (Astro allows duplicate na
 The price is that one extra request per key created (``POST /tokens/{id}``, counted
 against the API's POST limit of 10 a second), and a window of one round trip in which
 the Astro UI shows the marker as the key's description.
+
+**DAG roles.** A key with ``dag_roles`` gets them from one more request,
+``POST /tokens/{id}/roles`` (the whole role set: the key's Deployment role and each DAG
+role), inside the same transactional create: if Astro refuses them, the new token is
+deleted and the create fails naming ``dag_roles``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from pydantic import ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from ._client import AstroClient
+from ._clock import now as clock_now
+from ._clock import parse_time
 from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
@@ -42,7 +49,7 @@ from ._errors import (
 )
 from ._inputs import KeyInputs, normalise
 from ._messages import describe_key, failure_sentence
-from ._models import ApiToken
+from ._models import ApiToken, ApiTokenRole
 
 __all__ = ["CREATE_MARKER_PREFIX", "create_key", "delete_key", "is_create_marker", "key_outputs", "read_key"]
 
@@ -96,11 +103,13 @@ def create_key(client: AstroClient, props: Mapping[str, Any]) -> CreateResult:
         raise
 
 
-def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> ReadResult:
+def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, managed: bool = True) -> ReadResult:
     """Read the key's metadata; carry its secret over from ``props``. A gone key reads as an empty ID.
 
     A key whose value was rotated outside Pulumi keeps no secret: the one in the state no
-    longer works, and a key without one is replaced at the next ``pulumi up``.
+    longer works, and a key without one is replaced at the next ``pulumi up``. An expired
+    key stays, with fresh metadata; for a ``managed`` key (not a lookup) one line says that
+    the next ``pulumi up`` replaces it.
     """
     old = normalise(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
@@ -135,6 +144,9 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> Read
         stored=old,
         secret=secret if isinstance(secret, str) else None,
     )
+    end_at = parse_time(token.end_at)
+    if managed and end_at is not None and clock_now() >= end_at:
+        logger.warning("%s expired at %s; it stays in the state, and the next `pulumi up` replaces it", key, token.end_at)
     return ReadResult(token.id, outputs)
 
 
@@ -175,6 +187,9 @@ def key_outputs(
             "role": inputs.role,
             "expiry_period_in_days": inputs.expiry_period_in_days,
             "keepers": dict(inputs.keepers),
+            "kind": inputs.kind,
+            "dag_roles": [role.model_dump(exclude_none=True) for role in inputs.dag_roles],
+            "rotate_before_days": inputs.rotate_before_days,
         }
     else:
         assert deployment_id is not None
@@ -185,6 +200,10 @@ def key_outputs(
             "role": _unless_only_spaces_differ(token.role_on(deployment_id), old.get("role")),
             "expiry_period_in_days": token.expiry_period_in_days,
             "keepers": dict(old.get("keepers") or {}),
+            "kind": token.kind,
+            "dag_roles": _dag_roles_of(token, deployment_id),
+            # Not the API's: when Pulumi replaces the key, as the program said.
+            "rotate_before_days": old.get("rotate_before_days"),
         }
     return {
         "key_id": token.id,
@@ -197,6 +216,28 @@ def key_outputs(
         "start_at": token.start_at,
         "end_at": token.end_at,
     }
+
+
+def _dag_roles_of(token: ApiToken, deployment_id: str) -> list[dict[str, str]]:
+    """The token's DAG roles on its Deployment, shaped and ordered as the ``dag_roles`` input is."""
+    roles = [
+        {"dag_id" if role.entity_type == "DAG" else "dag_tag": role.entity_id, "role": role.role}
+        for role in token.dag_roles_on(deployment_id)
+    ]
+    return sorted(roles, key=lambda r: ("DAG" if "dag_id" in r else "DAG_TAG", r.get("dag_id") or r["dag_tag"], r["role"]))
+
+
+def _roles_request(inputs: KeyInputs) -> list[ApiTokenRole]:
+    """The whole role set of a new key with ``dag_roles``: its Deployment role, then each DAG role."""
+    roles = [ApiTokenRole(entity_type="DEPLOYMENT", entity_id=inputs.deployment_id, role=inputs.role)]
+    for dag_role in inputs.dag_roles:
+        entity_type, entity_id = dag_role.target
+        roles.append(
+            ApiTokenRole(
+                entity_type=entity_type, entity_id=entity_id, role=dag_role.role, deployment_id=inputs.deployment_id
+            )
+        )
+    return roles
 
 
 def _unless_only_spaces_differ(current: Optional[str], stored: Any) -> Optional[str]:
@@ -269,6 +310,7 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
                 description=marker,
                 role=inputs.role,
                 expiry_period_in_days=inputs.expiry_period_in_days,
+                kind=inputs.kind,
             )
         except (AmbiguousCreateError, ServerError) as error:
             lost.append(marker)
@@ -278,12 +320,18 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at)
             raise _failure(key, inputs, failure_sentence("create", key, error), left) from None
+        step = "its description"
         try:
             _persistently(client, partial(client.update_token, token.id, name=inputs.name, description=inputs.description))
+            if inputs.dag_roles:
+                step = "its dag_roles"
+                _persistently(client, partial(client.set_token_roles, token.id, _roles_request(inputs)))
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
-            reason = f"the token was created but could not be given its description ({error})"
-            raise _failure(key, inputs, f"Could not create {key}: {reason}; run `pulumi up` again.", left) from None
+            deleted = ", so it was deleted" if left is None else ""
+            reason = f"the token was created but could not be given {step} ({error}){deleted}"
+            fix = "correct dag_roles and run `pulumi up` again" if step == "its dag_roles" else "run `pulumi up` again"
+            raise _failure(key, inputs, f"Could not create {key}: {reason}; {fix}.", left) from None
         except BaseException:
             _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
             raise
@@ -378,7 +426,7 @@ def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_
     return None
 
 
-def _persistently(client: AstroClient, step: Callable[[], None]) -> None:
+def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
     """Run an idempotent clean-up step; after an error that may pass, back off and run it again.
 
     The client already retries what it safely can; this outlasts what it gives up on (a

@@ -62,10 +62,15 @@ def lookup_outputs(token: ApiToken) -> dict[str, Any]:
 def _is_lookup(props: Mapping[str, Any]) -> bool:
     """Whether a read comes from ``DeploymentApiKey.get`` rather than a managed key's refresh.
 
-    A managed key's state always holds its ``deployment_id`` and never ``kind``; a lookup
-    starts from no properties at all, and a lookup's own refresh from its earlier outputs.
+    A lookup starts from no properties at all, and a lookup's own refresh from its earlier
+    outputs, which hold no ``keepers`` (nothing can rotate a key Pulumi does not manage).
+    A managed key's state always holds its ``deployment_id`` and ``keepers``. Lookups of
+    an earlier release did keep ``keepers`` but had ``kind`` without ``dag_roles``, which
+    no managed key's state has: earlier managed keys had neither, current ones have both.
     """
-    return "kind" in props or not props.get("deployment_id")
+    if not props.get("deployment_id") or "keepers" not in props:
+        return True
+    return "kind" in props and "dag_roles" not in props
 
 
 class _TokenRecorder:
@@ -104,6 +109,7 @@ class AstroResourceProvider(ResourceProvider):
         """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
         from ._settings import CONFIG_KEYS
 
+        _show_progress_in_pulumi_output()
         _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
 
 
@@ -121,14 +127,21 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         """Any changed or unknown input replaces the key, the new one first; ``__provider`` is never compared.
 
         So does a key whose secret a refresh found dead (rotated outside Pulumi): ``secret`` is then
-        the property that forces the replacement.
+        the property that forces the replacement. So does a key whose stored ``end_at`` has passed,
+        or is within ``rotate_before_days`` (``end_at`` forces it), by this machine's clock
+        (:mod:`pulumi_astrokeys._clock` says why that clock); no API call is made. A change of
+        ``rotate_before_days`` alone is an update in place, of the state only.
         """
-        from ._inputs import changed_inputs, secret_is_gone
+        from ._clock import now
+        from ._inputs import changed_in_place, changed_inputs, rotation_due, secret_is_gone
 
         replaces = changed_inputs(olds, news)
         if secret_is_gone(olds):
             replaces.append("secret")
-        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+        if rotation_due(olds, news, now()):
+            replaces.append("end_at")
+        changes = bool(replaces) or bool(changed_in_place(olds, news))
+        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the token; return its ID as the resource ID and its value as a secret output."""
@@ -148,7 +161,9 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
             return _user_facing(lambda: read_key(_runtime.client(), id_, props))
         client = _runtime.client()
         recorder = _TokenRecorder(client)
-        result: ReadResult = _user_facing(lambda: read_key(cast("AstroClient", recorder), id_, props))
+        result: ReadResult = _user_facing(
+            lambda: read_key(cast("AstroClient", recorder), id_, props, managed=False)
+        )
         if not result.id and not props.get("key_id"):
             # The program's own lookup (a lookup's refresh starts from its earlier outputs). An
             # empty ID would not fail the update: the engine would record nothing, silently.
@@ -161,12 +176,27 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
             )
         if result.id and recorder.token is not None and result.outs is not None:
             result.outs.update(lookup_outputs(recorder.token))
+            result.outs["keepers"] = None  # nothing rotates a key Pulumi does not manage; see _is_lookup
         return result
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        """Never reached: every change replaces the key. Fails without changing anything."""
-        from ._errors import KeyOperationError
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Record a new ``rotate_before_days`` (the only input that changes in place); no API call.
 
+        Any other change replaces the key, so an update asked for anything else fails
+        without changing anything.
+        """
+        from pulumi.runtime import rpc
+
+        from ._errors import KeyOperationError
+        from ._inputs import IN_PLACE_INPUTS, changed_inputs, normalise
+
+        if not changed_inputs(olds, news):
+            outs = {name: value for name, value in olds.items() if name != "__provider"}
+            for name in IN_PLACE_INPUTS:
+                outs[name] = normalise(news).get(name)
+            secret = rpc.unwrap_rpc_secret(outs.get("secret"))
+            outs["secret"] = rpc.wrap_rpc_secret(secret) if isinstance(secret, str) else None
+            return UpdateResult(outs)
         raise KeyOperationError(
             "Deployment API keys are immutable and cannot be updated in place; nothing was changed. "
             "Run `pulumi refresh` and then `pulumi up`, which replaces the key instead."
@@ -203,6 +233,28 @@ class _Runtime:
 
 
 _runtime = _Runtime()
+
+
+def _show_progress_in_pulumi_output() -> None:
+    """Send the package's log records of INFO and above to stderr, once per process.
+
+    Only ever called in the provider's own process (``configure``), never in a user's
+    program. Pulumi's engine shows a dynamic provider's stderr lines in the output of
+    ``pulumi up``, so retries, rate-limit waits and refresh findings are seen as they
+    happen. No record holds a secret (the client's messages carry none).
+    """
+    import logging
+    import sys
+
+    logger = logging.getLogger("pulumi_astrokeys")
+    if any(getattr(handler, "_astrokeys_progress", False) for handler in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pulumi-astrokeys: %(message)s"))
+    handler._astrokeys_progress = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 def _user_facing(step: Any) -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Optional, overload
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union, overload
 
 import pulumi
 import pulumi.dynamic
@@ -12,12 +12,82 @@ from ._autonaming import refuse_delete_first_autonaming
 from ._pickling import pickler_restored
 from .provider import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, DeploymentApiKeyProvider
 
-__all__ = ["DeploymentApiKey", "DeploymentApiKeyArgs"]
+__all__ = ["DagRoleArgs", "DeploymentApiKey", "DeploymentApiKeyArgs"]
 
 _DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
 TYPE_TOKEN = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
 """The key's resource type, as URNs, ``pulumi stack export`` and ``pulumi:autonaming`` name it."""
-_INPUT_NAMES = ("deployment_id", "name", "description", "role", "expiry_period_in_days", "keepers")
+_INPUT_NAMES = (
+    "deployment_id",
+    "name",
+    "description",
+    "role",
+    "expiry_period_in_days",
+    "keepers",
+    "kind",
+    "dag_roles",
+    "rotate_before_days",
+)
+
+
+@pulumi.input_type
+class DagRoleArgs:
+    """A DAG-level role of a key: ``role`` on one DAG (``dag_id``) or on every DAG tagged ``dag_tag``.
+
+    A plain mapping with the same keys (``{"dag_id": "etl_daily", "role": "DAG_VIEWER"}``) works too.
+    """
+
+    def __init__(
+        __self__,
+        *,
+        role: pulumi.Input[str],
+        dag_id: Optional[pulumi.Input[str]] = None,
+        dag_tag: Optional[pulumi.Input[str]] = None,
+    ) -> None:
+        """
+        :param role: ``DAG_VIEWER``, ``DAG_AUTHOR`` or the name of a custom DAG role.
+        :param dag_id: The ID of one DAG of the key's Deployment. Give this or ``dag_tag``, not both.
+        :param dag_tag: A DAG tag: the role covers every DAG of the Deployment with this tag.
+        """
+        pulumi.set(__self__, "role", role)
+        if dag_id is not None:
+            pulumi.set(__self__, "dag_id", dag_id)
+        if dag_tag is not None:
+            pulumi.set(__self__, "dag_tag", dag_tag)
+
+    @property
+    @pulumi.getter
+    def role(self) -> pulumi.Input[str]:
+        """``DAG_VIEWER``, ``DAG_AUTHOR`` or the name of a custom DAG role."""
+        return pulumi.get(self, "role")
+
+    @role.setter
+    def role(self, value: pulumi.Input[str]) -> None:
+        pulumi.set(self, "role", value)
+
+    @property
+    @pulumi.getter(name="dag_id")
+    def dag_id(self) -> Optional[pulumi.Input[str]]:
+        """The ID of one DAG of the key's Deployment."""
+        return pulumi.get(self, "dag_id")
+
+    @dag_id.setter
+    def dag_id(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "dag_id", value)
+
+    @property
+    @pulumi.getter(name="dag_tag")
+    def dag_tag(self) -> Optional[pulumi.Input[str]]:
+        """A DAG tag: the role covers every DAG of the key's Deployment that carries it."""
+        return pulumi.get(self, "dag_tag")
+
+    @dag_tag.setter
+    def dag_tag(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "dag_tag", value)
+
+
+DagRolesInput = pulumi.Input[Sequence[pulumi.Input[Union[DagRoleArgs, Mapping[str, pulumi.Input[str]]]]]]
+"""What ``dag_roles`` takes: a list of :class:`DagRoleArgs` or of mappings with the same keys."""
 
 
 @pulumi.input_type
@@ -33,6 +103,9 @@ class DeploymentApiKeyArgs:
         role: Optional[pulumi.Input[str]] = None,
         expiry_period_in_days: Optional[pulumi.Input[int]] = None,
         keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+        kind: Optional[pulumi.Input[str]] = None,
+        dag_roles: Optional[DagRolesInput] = None,
+        rotate_before_days: Optional[pulumi.Input[int]] = None,
     ) -> None:
         """
         :param deployment_id: The ID of the Deployment the key belongs to. Pass ``deployment.id`` of a
@@ -43,6 +116,12 @@ class DeploymentApiKeyArgs:
                Deployment role.
         :param expiry_period_in_days: Days until the key expires, 1 to 3650. Unset: it never expires.
         :param keepers: Arbitrary strings; changing any of them replaces the key (rotation).
+        :param kind: The token kind, ``STANDARD`` (the default) or ``DIRECT_ACCESS``.
+        :param dag_roles: DAG-level roles on top of ``role``: each a :class:`DagRoleArgs` (or mapping) with
+               ``role`` and one of ``dag_id`` and ``dag_tag``, one role per DAG or tag.
+        :param rotate_before_days: Replace the key at the first ``pulumi up`` once it expires within this
+               many days (1 to ``expiry_period_in_days`` - 1; needs ``expiry_period_in_days``). Changing it
+               replaces nothing by itself.
         """
         pulumi.set(__self__, "deployment_id", deployment_id)
         if name is not None:
@@ -55,6 +134,12 @@ class DeploymentApiKeyArgs:
             pulumi.set(__self__, "expiry_period_in_days", expiry_period_in_days)
         if keepers is not None:
             pulumi.set(__self__, "keepers", keepers)
+        if kind is not None:
+            pulumi.set(__self__, "kind", kind)
+        if dag_roles is not None:
+            pulumi.set(__self__, "dag_roles", dag_roles)
+        if rotate_before_days is not None:
+            pulumi.set(__self__, "rotate_before_days", rotate_before_days)
 
     @property
     @pulumi.getter(name="deployment_id")
@@ -116,12 +201,44 @@ class DeploymentApiKeyArgs:
     def keepers(self, value: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]) -> None:
         pulumi.set(self, "keepers", value)
 
+    @property
+    @pulumi.getter
+    def kind(self) -> Optional[pulumi.Input[str]]:
+        """The token kind: ``STANDARD`` (the default) or ``DIRECT_ACCESS``."""
+        return pulumi.get(self, "kind")
+
+    @kind.setter
+    def kind(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "kind", value)
+
+    @property
+    @pulumi.getter(name="dag_roles")
+    def dag_roles(self) -> Optional[DagRolesInput]:
+        """DAG-level roles on top of ``role``, each on one DAG (``dag_id``) or one DAG tag (``dag_tag``)."""
+        return pulumi.get(self, "dag_roles")
+
+    @dag_roles.setter
+    def dag_roles(self, value: Optional[DagRolesInput]) -> None:
+        pulumi.set(self, "dag_roles", value)
+
+    @property
+    @pulumi.getter(name="rotate_before_days")
+    def rotate_before_days(self) -> Optional[pulumi.Input[int]]:
+        """Days before expiry from which the next ``pulumi up`` replaces the key; needs ``expiry_period_in_days``."""
+        return pulumi.get(self, "rotate_before_days")
+
+    @rotate_before_days.setter
+    def rotate_before_days(self, value: Optional[pulumi.Input[int]]) -> None:
+        pulumi.set(self, "rotate_before_days", value)
+
 
 class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="DeploymentApiKey"):
     """An Astro Deployment API key (a Deployment API token of the Astro API v1).
 
-    The key is immutable: changing any input replaces it, creating the new key before
-    deleting the old one. Its secret is a Pulumi secret, encrypted in the state::
+    The key is immutable: changing any input (but ``rotate_before_days``) replaces it,
+    creating the new key before deleting the old one; so does ``pulumi up`` once the key
+    has expired or is within ``rotate_before_days`` of expiring. Its secret is a Pulumi
+    secret, encrypted in the state::
 
         key = DeploymentApiKey("ci", deployment_id=deployment.id, description="CI/CD deploys")
         pulumi.export("key_secret", key.secret)
@@ -154,6 +271,10 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     """Days the key is valid for, or ``None`` when it never expires."""
     keepers: pulumi.Output[Mapping[str, str]]
     """The rotation triggers the key was created with."""
+    dag_roles: pulumi.Output[Sequence[Mapping[str, str]]]
+    """The key's DAG roles, each ``role`` with ``dag_id`` or ``dag_tag``, ordered by DAG, then tag."""
+    rotate_before_days: pulumi.Output[Optional[int]]
+    """Days before expiry from which ``pulumi up`` replaces the key, or ``None``."""
     created_at: pulumi.Output[str]
     """When the key was created, ``YYYY-MM-DDTHH:MM:SSZ``."""
     start_at: pulumi.Output[str]
@@ -166,7 +287,7 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     """Lookups only (:meth:`get`): who created the key, ``id``, ``subject_type`` (``SERVICEKEY`` for an
     API token, ``USER`` for a person) and ``api_token_name`` or ``username``/``full_name``."""
     kind: pulumi.Output[str]
-    """Lookups only (:meth:`get`): the token kind, ``STANDARD`` or ``DIRECT_ACCESS``."""
+    """The token kind, ``STANDARD`` or ``DIRECT_ACCESS``."""
 
     @overload
     def __init__(
@@ -189,6 +310,9 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
         role: Optional[pulumi.Input[str]] = None,
         expiry_period_in_days: Optional[pulumi.Input[int]] = None,
         keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+        kind: Optional[pulumi.Input[str]] = None,
+        dag_roles: Optional[DagRolesInput] = None,
+        rotate_before_days: Optional[pulumi.Input[int]] = None,
     ) -> None: ...
 
     def __init__(
@@ -203,6 +327,9 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
         role: Optional[pulumi.Input[str]] = None,
         expiry_period_in_days: Optional[pulumi.Input[int]] = None,
         keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+        kind: Optional[pulumi.Input[str]] = None,
+        dag_roles: Optional[DagRolesInput] = None,
+        rotate_before_days: Optional[pulumi.Input[int]] = None,
     ) -> None:
         """Create a key for a Deployment; see :class:`DeploymentApiKeyArgs` for every input.
 
@@ -216,6 +343,7 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
             deployment_id = args.deployment_id
             name, description, role = args.name, args.description, args.role
             expiry_period_in_days, keepers = args.expiry_period_in_days, args.keepers
+            kind, dag_roles, rotate_before_days = args.kind, args.dag_roles, args.rotate_before_days
         if deployment_id is None:
             raise TypeError(
                 f"DeploymentApiKey {resource_name!r}: deployment_id is required; pass the ID of the "
@@ -231,6 +359,9 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
                 "role": _DEFAULT_ROLE if role is None else role,
                 "expiry_period_in_days": expiry_period_in_days,
                 "keepers": keepers,
+                "kind": kind,
+                "dag_roles": dag_roles,
+                "rotate_before_days": rotate_before_days,
             },
             opts,
         )
@@ -260,7 +391,7 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     ) -> DeploymentApiKey:
         """Look up an existing key's metadata by its key ID. Its ``secret`` is not available
         (the Astro API shows a key's value only once, when it is created). Besides the outputs of
-        a managed key, a looked-up key has ``last_used_at``, ``created_by`` and ``kind``.
+        a managed key, a looked-up key has ``last_used_at`` and ``created_by``.
 
         :param resource_name: The unique name of the resulting resource.
         :param id: The key ID (the Astro API token ID).

@@ -139,8 +139,12 @@ def test_get_adds_audit_metadata_but_a_managed_key_keeps_none_in_its_state(emula
     }
     assert outputs["kind"] == "STANDARD"
     managed = stack.keys()["managed"]
-    assert not {"last_used_at", "created_by", "kind"} & set(managed["outputs"])
+    assert not {"last_used_at", "created_by"} & set(managed["outputs"])
+    assert managed["outputs"]["kind"] == "STANDARD", "kind is an input of a managed key, echoed"
 
     stack.refresh()
     managed = stack.keys()["managed"]
-    assert not {"last_used_at", "created_by", "kind"} & set(managed["outputs"]), "a refresh adds nothing that changes"
+    assert not {"last_used_at", "created_by"} & set(managed["outputs"]), "a refresh adds nothing that changes"
+    looked_up = stack.keys()["existing"]["outputs"]
+    assert looked_up["created_by"]["id"] == existing["createdBy"]["id"], "a lookup's refresh stays a lookup"
+    assert "keepers" not in looked_up

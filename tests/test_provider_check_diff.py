@@ -42,6 +42,8 @@ def test_valid_inputs_pass_with_defaults_filled_in(provider: DeploymentApiKeyPro
         "description": "",
         "role": "DEPLOYMENT_ADMIN",
         "keepers": {},
+        "kind": "STANDARD",
+        "dag_roles": [],
     }
 
 
@@ -61,6 +63,18 @@ def test_valid_inputs_pass_with_defaults_filled_in(provider: DeploymentApiKeyPro
         ("deployment_id", "CLM8Q7F6Q000008LCGYOUGPSK", "ID of an existing Astro Deployment"),
         ("keepers", {"month": 5}, "map of string keys to string values"),
         ("keepers", ["a"], "map of string keys to string values"),
+        ("kind", "PERSONAL", "STANDARD (the default) or DIRECT_ACCESS"),
+        ("kind", "standard", "STANDARD (the default) or DIRECT_ACCESS"),
+        ("dag_roles", {"dag_id": "etl", "role": "DAG_VIEWER"}, "give a list of roles"),
+        ("dag_roles", [{"role": "DAG_VIEWER"}], "exactly one of dag_id and dag_tag"),
+        ("dag_roles", [{"dag_id": "etl", "dag_tag": "team-a", "role": "DAG_VIEWER"}], "exactly one of dag_id"),
+        ("dag_roles", [{"dag_id": "etl"}], "[0].role: field required"),
+        ("dag_roles", [{"dag_id": "etl", "role": "DEPLOYMENT_ADMIN"}], "DEPLOYMENT_ADMIN is not a DAG role"),
+        ("dag_roles", [{"dagId": "etl", "role": "DAG_VIEWER"}], "[0].dagId: extra inputs are not permitted"),
+        ("dag_roles", [{"dag_id": "etl", "role": "DAG_VIEWER"}, {"dag_id": "etl", "role": "DAG_AUTHOR"}], "one role per"),
+        ("rotate_before_days", 0, "from 1 to one less than expiry_period_in_days"),
+        ("rotate_before_days", 7, "set expiry_period_in_days too"),
+        ("rotate_before_days", 2.5, "whole number of days"),
     ],
 )
 def test_each_invalid_input_fails_naming_the_property_and_the_fix(
@@ -149,6 +163,8 @@ def test_no_change_says_so_explicitly_even_with_a_new_provider(provider: Deploym
         ("expiry_period_in_days", 90),
         ("keepers", {"month": "2026-12"}),
         ("deployment_id", OTHER_DEPLOYMENT),
+        ("kind", "DIRECT_ACCESS"),
+        ("dag_roles", [{"dag_tag": "team-a", "role": "DAG_VIEWER"}]),
     ],
 )
 def test_any_changed_input_replaces_the_key_new_one_first(
@@ -170,6 +186,23 @@ def test_state_from_an_older_release_without_an_input_replaces_nothing(provider:
     del old["keepers"]
     del old["description"]
     assert provider.diff("id", old, checked(provider)).changes is False
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        {},
+        {"kind": "STANDARD"},
+        {"dag_roles": []},
+        {"kind": "STANDARD", "dag_roles": []},
+    ],
+)
+def test_state_without_kind_or_dag_roles_diffs_as_no_change_against_their_defaults(
+    provider: DeploymentApiKeyProvider, written: dict[str, Any]
+) -> None:
+    # stored() is what the release before kind, dag_roles and rotate_before_days wrote.
+    result = provider.diff("id", stored(), checked(provider, **written))
+    assert (result.changes, result.replaces) == (False, [])
 
 
 def test_expiry_read_back_as_a_float_is_no_change(provider: DeploymentApiKeyProvider) -> None:
