@@ -550,7 +550,7 @@ def test_the_quickstart_example_runs_through_preview_up_refresh_and_destroy(worl
 
 def test_the_rotation_example_rotates_when_the_period_moves_forward(world: World) -> None:
     deployment = world.emulator.deployment_ids[0]
-    names = {"monthly", "triggered", "slot-a", "slot-b"}
+    names = {"monthly", "triggered", "slot-a", "slot-b", "graceful"}
     config = {"deploymentId": deployment, "period": "2026-03"}
     stack = world.stack(EXAMPLES / "rotation", project="astrokeys-rotation", **config)
 
@@ -566,7 +566,14 @@ def test_the_rotation_example_rotates_when_the_period_moves_forward(world: World
     stack.stack.set_config("astrokeys-rotation:period", pulumi.automation.ConfigValue("2026-04"))
     preview = stack.preview()
     # Slot b's key, made for February, is due; slot a's, made in March, lives on.
-    assert preview.ops() == {"monthly": "replace", "triggered": "replace", "slot-a": "same", "slot-b": "replace"}
+    # The graceful key follows its own expiry, not the month (test_real_cli_expiry.py moves the clock).
+    assert preview.ops() == {
+        "monthly": "replace",
+        "triggered": "replace",
+        "slot-a": "same",
+        "slot-b": "replace",
+        "graceful": "same",
+    }
     # The engine names no input for a replacement its `replacement_trigger` option causes.
     assert preview.replaces("triggered") == []
     assert preview.replaces("monthly") == ["keepers"]
@@ -597,5 +604,7 @@ def test_the_rotation_example_rotates_when_the_period_moves_forward(world: World
 
     stack.refresh()
     assert world.writes() == []
+    graceful = stack.keys()["graceful"]["id"]
     assert stack.destroy().ops() == dict.fromkeys(names, "delete")
-    assert world.tokens() == {}
+    # retain_on_delete: the graceful key stays in Astro until it expires on its own.
+    assert list(world.tokens()) == [graceful]

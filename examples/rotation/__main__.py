@@ -4,7 +4,7 @@ Run ``pulumi up`` on a schedule (say, daily). Nothing changes within a month; in
 first run of a new month the keys due for rotation are replaced: Pulumi creates the new
 key, updates everything that uses it, and only then deletes the old one.
 
-Three ways to rotate, one per block below:
+Four ways to rotate, one per block below:
 
 1. ``keepers``: the month is a keeper of the key, so a new month replaces it.
 2. ``replacement_trigger``: the same, through Pulumi's resource option rather than an
@@ -12,6 +12,11 @@ Three ways to rotate, one per block below:
 3. Two slots: two keys, each living two months, rotated on alternating months. The
    ``current`` output always names the newer one, which outlives the next rotation, so a
    consumer that refreshes its copy at least once a month never holds a deleted secret.
+4. Expiry with a grace period: a key that expires after 30 days, which ``pulumi up``
+   replaces once it is within 7 days of expiring (``rotate_before_days``). With
+   ``retain_on_delete`` the replaced key leaves the state but stays in Astro, working
+   until it expires on its own 7 days later: consumers that copy the secret on their
+   own schedule get a week to pick up the new one, with one key instead of two slots.
 
 The month comes from config ``period`` (``YYYY-MM``) when set, so a test, or an operator
 who wants to rotate early, can move time; otherwise it is the current month in UTC.
@@ -155,6 +160,20 @@ def main() -> None:
     pulumi.export("slot_key_ids", {slot: key.key_id for slot, key in slots.items()})
     pulumi.export("slot_generations", dict(plan.generations))
     pulumi.export("current_key_id", current.key_id)
+    # 4. Expiry with a grace period: replaced 7 days before it expires, and kept alive in Astro
+    #    (not deleted) until it does, so both keys work during those 7 days.
+    graceful = DeploymentApiKey(
+        "graceful",
+        deployment_id=deployment_id,
+        description="Replaced 7 days before it expires; the old key works until it expires",
+        expiry_period_in_days=30,
+        rotate_before_days=7,
+        opts=pulumi.ResourceOptions(retain_on_delete=True),
+    )
+    pulumi.export("graceful_key_id", graceful.key_id)
+    pulumi.export("graceful_key_secret", graceful.secret)
+    pulumi.export("graceful_end_at", graceful.end_at)
+
     pulumi.export(
         "current",
         pulumi.Output.secret(
