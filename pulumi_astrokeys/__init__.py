@@ -31,7 +31,7 @@ from ._errors import (
 from ._version import __version__
 from .lookups import CreatedBy, DeploymentApiKeyInfo, list_deployment_api_keys, list_deployment_api_keys_output
 from .provider import DeploymentApiKeyProvider
-from .resource import DeploymentApiKey, DeploymentApiKeyArgs
+from .resource import DagRoleArgs, DeploymentApiKey, DeploymentApiKeyArgs
 
 if TYPE_CHECKING:
     from ._client import AstroClient, RetryPolicy
@@ -46,6 +46,7 @@ __all__ = [
     "AstroSettings",
     "ConfigurationError",
     "CreatedBy",
+    "DagRoleArgs",
     "DecodingError",
     "DeploymentApiKey",
     "DeploymentApiKeyArgs",
