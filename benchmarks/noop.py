@@ -65,9 +65,7 @@ class OnePostKeyProvider(DeploymentApiKeyProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from pulumi_astrokeys._messages import describe_key
         from pulumi_astrokeys._operations import _require_deployment, _validated, key_outputs
-        from pulumi_astrokeys.provider import _runtime
-
-        client = _runtime.client()
+        client = self.client()
         inputs = _validated(props)
         _require_deployment(client, inputs, describe_key(inputs.name, inputs.deployment_id))
         token = client.create_deployment_token(

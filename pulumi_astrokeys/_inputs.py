@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
@@ -34,6 +34,7 @@ from pydantic import (
 
 from ._clock import parse_time
 from ._models import ASTRO_ID_PATTERN
+from ._schema import DEFAULT_KIND, DEFAULT_ROLE, IN_PLACE_INPUTS, INPUT_DEFAULTS, INPUT_NAMES, KINDS
 
 __all__ = [
     "DEFAULT_KIND",
@@ -52,10 +53,6 @@ __all__ = [
     "validate_inputs",
 ]
 
-DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
-DEFAULT_KIND = "STANDARD"
-IN_PLACE_INPUTS: frozenset[str] = frozenset({"rotate_before_days"})
-"""Inputs that say how Pulumi treats the key, not what the key is: a change never replaces it."""
 # Built-in roles of the other scopes: the API refuses them for a Deployment token.
 NOT_DEPLOYMENT_ROLES = frozenset(
     {
@@ -111,11 +108,11 @@ class KeyInputs(BaseModel):
 
     deployment_id: Annotated[StrictStr, Field(pattern=ASTRO_ID_PATTERN.pattern)]
     name: Annotated[StrictStr, Field(min_length=1, max_length=256)]
-    description: Annotated[StrictStr, Field(max_length=500)] = ""
+    description: Annotated[StrictStr, Field(max_length=500)] = INPUT_DEFAULTS["description"]
     role: Annotated[StrictStr, Field(min_length=1, max_length=256)] = DEFAULT_ROLE
     expiry_period_in_days: Optional[Annotated[StrictInt, Field(ge=1, le=3650)]] = None
     keepers: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-    kind: Literal["STANDARD", "DIRECT_ACCESS"] = "STANDARD"
+    kind: StrictStr = DEFAULT_KIND
     dag_roles: list[DagRoleInput] = Field(default_factory=list)
     rotate_before_days: Optional[Annotated[StrictInt, Field(ge=1, le=3649)]] = None
 
@@ -146,6 +143,13 @@ class KeyInputs(BaseModel):
             raise ValueError(f"{value} days is not less than expiry_period_in_days ({expiry})")
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"{value!r} is not a token kind")
+        return value
+
     @field_validator("name")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -171,11 +175,9 @@ class KeyInputs(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-INPUT_NAMES: tuple[str, ...] = tuple(KeyInputs.model_fields)
-DEFAULTS: Mapping[str, Any] = {
-    name: (field.get_default(call_default_factory=True) if not field.is_required() else None)
-    for name, field in KeyInputs.model_fields.items()
-}
+if tuple(KeyInputs.model_fields) != INPUT_NAMES:  # the schema is written once, in _schema
+    raise TypeError(f"KeyInputs declares {tuple(KeyInputs.model_fields)}, the schema {INPUT_NAMES}")
+DEFAULTS: Mapping[str, Any] = {name: INPUT_DEFAULTS.get(name) for name in INPUT_NAMES}
 
 _FIXES: Mapping[str, str] = {
     "deployment_id": "pass the ID of an existing Astro Deployment (25 characters, like clm8q7f6q000008lcgyougpsk), "

@@ -14,41 +14,19 @@ deleted, so consumers are never left without a working secret.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, cast
 
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    ConfigureRequest,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+
+from ._dynamic import AstroResourceProvider
+from ._schema import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES
 
 if TYPE_CHECKING:
     from ._client import AstroClient
     from ._models import ApiToken
 
 __all__ = ["AstroResourceProvider", "DeploymentApiKeyProvider", "LOOKUP_OUTPUT_NAMES", "OUTPUT_NAMES"]
-
-OUTPUT_NAMES: tuple[str, ...] = (
-    "key_id",
-    "secret",
-    "short_token",
-    "organization_id",
-    "created_at",
-    "start_at",
-    "end_at",
-)
-"""Properties the provider computes; the inputs are echoed beside them."""
-
-LOOKUP_OUTPUT_NAMES: tuple[str, ...] = ("last_used_at", "created_by", "kind")
-"""Audit metadata that only a lookup (``DeploymentApiKey.get``) returns, never a managed key:
-``last_used_at`` changes with every use and would make each refresh rewrite the state."""
 
 
 def lookup_outputs(token: ApiToken) -> dict[str, Any]:
@@ -88,31 +66,6 @@ class _TokenRecorder:
         return getattr(self._client, name)
 
 
-class AstroResourceProvider(ResourceProvider):
-    """Base of this package's dynamic providers: stateless when pickled, configured at run time.
-
-    The engine may pickle a configured instance; nothing it learned at run time goes along.
-    Every provider of the process shares one client, built from the stack config
-    (``astrokeys:*``) or the environment at first use.
-    """
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
-        from ._settings import CONFIG_KEYS
-
-        _show_progress_in_pulumi_output()
-        _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
-
-
 class DeploymentApiKeyProvider(AstroResourceProvider):
     """Creates, reads and deletes Astro Deployment API tokens. Thread-safe; holds no secret when pickled."""
 
@@ -147,7 +100,7 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         """Create the token; return its ID as the resource ID and its value as a secret output."""
         from ._operations import create_key
 
-        return _user_facing(lambda: create_key(_runtime.client(), props))
+        return self.run_step(lambda: create_key(self.client(), props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the key's metadata, keeping the secret from the state; a gone key reads as empty.
@@ -158,10 +111,10 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         from ._operations import read_key
 
         if not _is_lookup(props):
-            return _user_facing(lambda: read_key(_runtime.client(), id_, props))
-        client = _runtime.client()
+            return self.run_step(lambda: read_key(self.client(), id_, props))
+        client = self.client()
         recorder = _TokenRecorder(client)
-        result: ReadResult = _user_facing(
+        result: ReadResult = self.run_step(
             lambda: read_key(cast("AstroClient", recorder), id_, props, managed=False)
         )
         if not result.id and not props.get("key_id"):
@@ -206,62 +159,4 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         """Delete the token; a key or Deployment that is already gone counts as deleted."""
         from ._operations import delete_key
 
-        _user_facing(lambda: delete_key(_runtime.client(), id_, props))
-
-
-class _Runtime:
-    """Per-process state of the provider: the stack config and one shared client."""
-
-    def __init__(self) -> None:
-        self.config: dict[str, Any] = {}
-        self._client: Optional[AstroClient] = None
-        self._lock = threading.Lock()
-
-    def client(self) -> AstroClient:
-        with self._lock:
-            if self._client is None:
-                from ._client import AstroClient
-
-                self._client = AstroClient.from_config(self.config)
-            return self._client
-
-    def configure(self, config: Mapping[str, Any]) -> None:
-        """Take new stack config; the next call builds a client from it."""
-        with self._lock:
-            self.config = {key: value for key, value in config.items() if value is not None}
-            self._client = None
-
-
-_runtime = _Runtime()
-
-
-def _show_progress_in_pulumi_output() -> None:
-    """Send the package's log records of INFO and above to stderr, once per process.
-
-    Only ever called in the provider's own process (``configure``), never in a user's
-    program. Pulumi's engine shows a dynamic provider's stderr lines in the output of
-    ``pulumi up``, so retries, rate-limit waits and refresh findings are seen as they
-    happen. No record holds a secret (the client's messages carry none).
-    """
-    import logging
-    import sys
-
-    logger = logging.getLogger("pulumi_astrokeys")
-    if any(getattr(handler, "_astrokeys_progress", False) for handler in logger.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("pulumi-astrokeys: %(message)s"))
-    handler._astrokeys_progress = True  # type: ignore[attr-defined]
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
-
-
-def _user_facing(step: Any) -> Any:
-    """Run a provider step; turn any failure into one sentence without a chained traceback."""
-    from ._errors import AstroKeysError, KeyOperationError
-
-    try:
-        return step()
-    except AstroKeysError as error:
-        raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
+        self.run_step(lambda: delete_key(self.client(), id_, props))

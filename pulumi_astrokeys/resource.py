@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Union, overload
+from typing import Any, Optional, Union, cast, overload
 
 import pulumi
 import pulumi.dynamic
 
 from ._autonaming import refuse_delete_first_autonaming
-from ._pickling import pickler_restored
-from .provider import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, DeploymentApiKeyProvider
+from ._dynamic import AstroResource, split_args_and_options
+from ._schema import DEFAULT_ROLE, INPUT_NAMES, LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, SECRET_OUTPUTS, TYPE_TOKEN
+from .provider import DeploymentApiKeyProvider
 
 __all__ = ["DagRoleArgs", "DeploymentApiKey", "DeploymentApiKeyArgs"]
-
-_DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
-TYPE_TOKEN = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
-"""The key's resource type, as URNs, ``pulumi stack export`` and ``pulumi:autonaming`` name it."""
-_INPUT_NAMES = (
-    "deployment_id",
-    "name",
-    "description",
-    "role",
-    "expiry_period_in_days",
-    "keepers",
-    "kind",
-    "dag_roles",
-    "rotate_before_days",
-)
 
 
 @pulumi.input_type
@@ -59,7 +45,7 @@ class DagRoleArgs:
     @pulumi.getter
     def role(self) -> pulumi.Input[str]:
         """``DAG_VIEWER``, ``DAG_AUTHOR`` or the name of a custom DAG role."""
-        return pulumi.get(self, "role")
+        return cast("pulumi.Input[str]", pulumi.get(self, "role"))
 
     @role.setter
     def role(self, value: pulumi.Input[str]) -> None:
@@ -69,7 +55,7 @@ class DagRoleArgs:
     @pulumi.getter(name="dag_id")
     def dag_id(self) -> Optional[pulumi.Input[str]]:
         """The ID of one DAG of the key's Deployment."""
-        return pulumi.get(self, "dag_id")
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "dag_id"))
 
     @dag_id.setter
     def dag_id(self, value: Optional[pulumi.Input[str]]) -> None:
@@ -79,7 +65,7 @@ class DagRoleArgs:
     @pulumi.getter(name="dag_tag")
     def dag_tag(self) -> Optional[pulumi.Input[str]]:
         """A DAG tag: the role covers every DAG of the key's Deployment that carries it."""
-        return pulumi.get(self, "dag_tag")
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "dag_tag"))
 
     @dag_tag.setter
     def dag_tag(self, value: Optional[pulumi.Input[str]]) -> None:
@@ -145,7 +131,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter(name="deployment_id")
     def deployment_id(self) -> pulumi.Input[str]:
         """The ID of the Deployment the key belongs to; ``deployment.id`` links the key to that resource."""
-        return pulumi.get(self, "deployment_id")
+        return cast("pulumi.Input[str]", pulumi.get(self, "deployment_id"))
 
     @deployment_id.setter
     def deployment_id(self, value: pulumi.Input[str]) -> None:
@@ -155,7 +141,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter
     def name(self) -> Optional[pulumi.Input[str]]:
         """The key's name, 1 to 256 characters. Defaults to the resource name."""
-        return pulumi.get(self, "name")
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "name"))
 
     @name.setter
     def name(self, value: Optional[pulumi.Input[str]]) -> None:
@@ -165,7 +151,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter
     def description(self) -> Optional[pulumi.Input[str]]:
         """What the key is for, at most 500 characters."""
-        return pulumi.get(self, "description")
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "description"))
 
     @description.setter
     def description(self, value: Optional[pulumi.Input[str]]) -> None:
@@ -175,7 +161,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter
     def role(self) -> Optional[pulumi.Input[str]]:
         """The key's role on the Deployment: ``DEPLOYMENT_ADMIN`` (default) or a custom Deployment role."""
-        return pulumi.get(self, "role")
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "role"))
 
     @role.setter
     def role(self, value: Optional[pulumi.Input[str]]) -> None:
@@ -185,7 +171,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter(name="expiry_period_in_days")
     def expiry_period_in_days(self) -> Optional[pulumi.Input[int]]:
         """Days until the key expires, 1 to 3650. Unset: the key never expires."""
-        return pulumi.get(self, "expiry_period_in_days")
+        return cast("Optional[pulumi.Input[int]]", pulumi.get(self, "expiry_period_in_days"))
 
     @expiry_period_in_days.setter
     def expiry_period_in_days(self, value: Optional[pulumi.Input[int]]) -> None:
@@ -195,7 +181,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter
     def keepers(self) -> Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]:
         """Arbitrary strings; changing any of them replaces the key, for scheduled or on-demand rotation."""
-        return pulumi.get(self, "keepers")
+        return cast("Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]", pulumi.get(self, "keepers"))
 
     @keepers.setter
     def keepers(self, value: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]) -> None:
@@ -205,7 +191,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter
     def kind(self) -> Optional[pulumi.Input[str]]:
         """The token kind: ``STANDARD`` (the default) or ``DIRECT_ACCESS``."""
-        return pulumi.get(self, "kind")
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "kind"))
 
     @kind.setter
     def kind(self, value: Optional[pulumi.Input[str]]) -> None:
@@ -215,7 +201,7 @@ class DeploymentApiKeyArgs:
     @pulumi.getter(name="dag_roles")
     def dag_roles(self) -> Optional[DagRolesInput]:
         """DAG-level roles on top of ``role``, each on one DAG (``dag_id``) or one DAG tag (``dag_tag``)."""
-        return pulumi.get(self, "dag_roles")
+        return cast("Optional[DagRolesInput]", pulumi.get(self, "dag_roles"))
 
     @dag_roles.setter
     def dag_roles(self, value: Optional[DagRolesInput]) -> None:
@@ -225,14 +211,14 @@ class DeploymentApiKeyArgs:
     @pulumi.getter(name="rotate_before_days")
     def rotate_before_days(self) -> Optional[pulumi.Input[int]]:
         """Days before expiry from which the next ``pulumi up`` replaces the key; needs ``expiry_period_in_days``."""
-        return pulumi.get(self, "rotate_before_days")
+        return cast("Optional[pulumi.Input[int]]", pulumi.get(self, "rotate_before_days"))
 
     @rotate_before_days.setter
     def rotate_before_days(self, value: Optional[pulumi.Input[int]]) -> None:
         pulumi.set(self, "rotate_before_days", value)
 
 
-class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="DeploymentApiKey"):
+class DeploymentApiKey(AstroResource, module="astrokeys", name="DeploymentApiKey"):
     """An Astro Deployment API key (a Deployment API token of the Astro API v1).
 
     The key is immutable: changing any input (but ``rotate_before_days``) replaces it,
@@ -253,7 +239,7 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
 
     key_id: pulumi.Output[str]
     """The key's ID (the Astro API token ID); also the resource's ID."""
-    secret: pulumi.Output[str]
+    secret: pulumi.Output[Optional[str]]
     """The key's value, for ``Authorization: Bearer`` or ``ASTRO_API_TOKEN``. Always a Pulumi secret."""
     short_token: pulumi.Output[str]
     """A short, non-secret identifier the Astro UI shows for the key."""
@@ -301,7 +287,6 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
     def __init__(
         self,
         resource_name: str,
-        args: None = None,
         opts: Optional[pulumi.ResourceOptions] = None,
         *,
         deployment_id: pulumi.Input[str],
@@ -315,23 +300,12 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
         rotate_before_days: Optional[pulumi.Input[int]] = None,
     ) -> None: ...
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: Optional[DeploymentApiKeyArgs] = None,
-        opts: Optional[pulumi.ResourceOptions] = None,
-        *,
-        deployment_id: Optional[pulumi.Input[str]] = None,
-        name: Optional[pulumi.Input[str]] = None,
-        description: Optional[pulumi.Input[str]] = None,
-        role: Optional[pulumi.Input[str]] = None,
-        expiry_period_in_days: Optional[pulumi.Input[int]] = None,
-        keepers: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
-        kind: Optional[pulumi.Input[str]] = None,
-        dag_roles: Optional[DagRolesInput] = None,
-        rotate_before_days: Optional[pulumi.Input[int]] = None,
-    ) -> None:
+    def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
         """Create a key for a Deployment; see :class:`DeploymentApiKeyArgs` for every input.
+
+        Takes the call forms of Pulumi's generated SDKs: ``DeploymentApiKey(name,
+        DeploymentApiKeyArgs(...), opts)``, ``DeploymentApiKey(name, deployment_id=..., opts=opts)``
+        and ``DeploymentApiKey(name, opts, deployment_id=...)``.
 
         :param resource_name: The resource's name, unique in the stack; also the key's default name.
         :param args: The inputs as one object, instead of the keyword arguments.
@@ -339,49 +313,38 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
                Deployment is destroyed in the same run (Astro deletes a Deployment's keys with it);
                ``replacement_trigger`` replaces the key when its value changes, like ``keepers``.
         """
-        if args is not None:
-            deployment_id = args.deployment_id
-            name, description, role = args.name, args.description, args.role
-            expiry_period_in_days, keepers = args.expiry_period_in_days, args.keepers
-            kind, dag_roles, rotate_before_days = args.kind, args.dag_roles, args.rotate_before_days
-        if deployment_id is None:
+        resource_args, opts = split_args_and_options(DeploymentApiKeyArgs, args, kwargs)
+        unexpected = sorted(set(kwargs) - set(INPUT_NAMES) - {"args", "opts"})
+        if unexpected:
+            raise TypeError(
+                f"DeploymentApiKey {resource_name!r}: unknown input {', '.join(unexpected)}; "
+                f"the inputs are {', '.join(INPUT_NAMES)}"
+            )
+        if resource_args is not None:
+            inputs = {name: getattr(resource_args, name) for name in INPUT_NAMES}
+        else:
+            inputs = {name: kwargs.get(name) for name in INPUT_NAMES}
+        if inputs["deployment_id"] is None:
             raise TypeError(
                 f"DeploymentApiKey {resource_name!r}: deployment_id is required; pass the ID of the "
                 "Deployment, or deployment.id of a Deployment resource"
             )
         refuse_delete_first_autonaming(resource_name, TYPE_TOKEN)
-        self._register(
-            resource_name,
-            {
-                "deployment_id": deployment_id,
-                "name": resource_name if name is None else name,
-                "description": description,
-                "role": _DEFAULT_ROLE if role is None else role,
-                "expiry_period_in_days": expiry_period_in_days,
-                "keepers": keepers,
-                "kind": kind,
-                "dag_roles": dag_roles,
-                "rotate_before_days": rotate_before_days,
-            },
-            opts,
-        )
+        if inputs["name"] is None:
+            inputs["name"] = resource_name
+        if inputs["role"] is None:
+            inputs["role"] = DEFAULT_ROLE
+        self._register(resource_name, inputs, opts)
 
     def _register(
         self,
         resource_name: str,
-        inputs: dict[str, Any],
+        inputs: Mapping[str, Any],
         opts: Optional[pulumi.ResourceOptions],
         outputs: tuple[str, ...] = OUTPUT_NAMES,
     ) -> None:
         props = dict(inputs, **{output: None for output in outputs})
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
-        with pickler_restored():
-            super().__init__(
-                DeploymentApiKeyProvider(),
-                resource_name,
-                props,
-                pulumi.ResourceOptions.merge(opts, secret_opts),
-            )
+        self._register_with(DeploymentApiKeyProvider(), resource_name, props, opts, SECRET_OUTPUTS)
 
     @staticmethod
     def get(
@@ -400,7 +363,7 @@ class DeploymentApiKey(pulumi.dynamic.Resource, module="astrokeys", name="Deploy
         key = DeploymentApiKey.__new__(DeploymentApiKey)
         key._register(
             resource_name,
-            dict.fromkeys(_INPUT_NAMES),
+            dict.fromkeys(INPUT_NAMES),
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
             OUTPUT_NAMES + LOOKUP_OUTPUT_NAMES,
         )

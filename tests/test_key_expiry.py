@@ -20,7 +20,7 @@ from pulumi.runtime import rpc
 from pulumi_astrokeys import ConfigurationError
 from pulumi_astrokeys._clock import CLOCK_OFFSET_ENV, now
 from pulumi_astrokeys._inputs import rotation_due
-from pulumi_astrokeys.provider import DeploymentApiKeyProvider, _runtime
+from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
 DEPLOYMENT = "clm8q7f6q000008lcgyougpsk"
 DAY = 86400.0
@@ -35,8 +35,9 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> DeploymentApiKeyProvider:
     """A provider with no credentials at all: whatever it decides, it decides without the API."""
     for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST", CLOCK_OFFSET_ENV):
         monkeypatch.delenv(var, raising=False)
-    _runtime.configure({})
-    return DeploymentApiKeyProvider()
+    provider = DeploymentApiKeyProvider()
+    provider.configure(ConfigureRequest(Config({}, "test")))
+    return provider
 
 
 def stored(end_at: str | None, **overrides: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from real_cli_support import (
 )
 
 from pulumi_astrokeys import DeploymentApiKey
-from pulumi_astrokeys.testing import Deployment
+from pulumi_astrokeys.testing import BareDeployment
 from pulumi_astrokeys.testing.emulator import Emulator
 
 # The emulator takes any Deployment role name that is not a built-in Organization or
@@ -239,7 +239,7 @@ def test_a_deployment_deleted_by_hand_takes_its_keys_out_of_the_state_on_refresh
     workspace_id = world.emulator.workspace_id
 
     def program() -> None:
-        analytics = Deployment("analytics", workspace_id=workspace_id)
+        analytics = BareDeployment("analytics", workspace_id=workspace_id)
         DeploymentApiKey(
             "analytics-ci", deployment_id=analytics.id, opts=pulumi.ResourceOptions(deleted_with=analytics)
         )
@@ -323,7 +323,7 @@ def test_a_key_deleted_with_its_deployment_is_not_deleted_on_its_own(world: Worl
     workspace_id = world.emulator.workspace_id
 
     def program() -> None:
-        pipeline = Deployment("pipeline", workspace_id=workspace_id)
+        pipeline = BareDeployment("pipeline", workspace_id=workspace_id)
         key = DeploymentApiKey(
             "pipeline-ci", deployment_id=pipeline.id, opts=pulumi.ResourceOptions(deleted_with=pipeline)
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pulumi
 
 from pulumi_astrokeys import DeploymentApiKey
-from pulumi_astrokeys.testing import Deployment
+from pulumi_astrokeys.testing import BareDeployment
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
         # On the local emulator, a bare Deployment stands in for a real one. With real Astro,
         # declare `deployment = pulumi_astronomer.Deployment(...)` instead and use it the
         # same way: `deployment_id=deployment.id` makes the key wait for the Deployment.
-        deployment = Deployment("quickstart", workspace_id=workspace_id)
+        deployment = BareDeployment("quickstart", workspace_id=workspace_id)
         linked = DeploymentApiKey(
             "linked",
             deployment_id=deployment.id,

@@ -1,6 +1,6 @@
 """Helpers for testing Pulumi programs that use pulumi-astrokeys.
 
-- :class:`Deployment`: a bare Astro Deployment as a Pulumi resource, standing in for
+- :class:`BareDeployment`: a bare Astro Deployment as a Pulumi resource, standing in for
   ``pulumi_astronomer.Deployment`` on the local emulator.
 
 The emulator handle (:mod:`.emulator`), Automation API stacks wired to it (:mod:`.stacks`)
@@ -10,6 +10,6 @@ the package is installed) are submodules, imported only when asked for.
 
 from __future__ import annotations
 
-from .deployment import Deployment, DeploymentProvider
+from .deployment import BareDeployment, BareDeploymentArgs, BareDeploymentProvider
 
-__all__ = ["Deployment", "DeploymentProvider"]
+__all__ = ["BareDeployment", "BareDeploymentArgs", "BareDeploymentProvider"]

@@ -1,9 +1,9 @@
-"""``Deployment``: a minimal Astro Deployment as a Pulumi resource, for examples and tests.
+"""``BareDeployment``: a minimal Astro Deployment as a Pulumi resource, for examples and tests.
 
 It stands in for ``pulumi_astronomer.Deployment`` where that provider cannot run (the
 local emulator, tests), so a program can link a key to a Deployment in its graph::
 
-    deployment = Deployment("etl", workspace_id=workspace_id, name="etl")
+    deployment = BareDeployment("etl", workspace_id=workspace_id, name="etl")
     key = DeploymentApiKey(
         "ci",
         deployment_id=deployment.id,
@@ -23,7 +23,7 @@ provider's client, so both resource types pace their requests under one rate lim
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast, overload
 
 import pulumi
 import pulumi.dynamic
@@ -36,21 +36,20 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .._dynamic import AstroResource, AstroResourceProvider, split_args_and_options
 from .._inputs import is_unknown
-from .._pickling import pickler_restored
-from ..provider import AstroResourceProvider, _runtime, _user_facing
 
 if TYPE_CHECKING:
     from .._models import Deployment as DeploymentModel
 
-__all__ = ["Deployment", "DeploymentProvider"]
+__all__ = ["BareDeployment", "BareDeploymentArgs", "BareDeploymentProvider"]
 
 INPUT_NAMES: tuple[str, ...] = ("workspace_id", "name")
 OUTPUT_NAMES: tuple[str, ...] = ("deployment_id", "organization_id")
 _MAX_NAME_LENGTH = 500
 
 
-class DeploymentProvider(AstroResourceProvider):
+class BareDeploymentProvider(AstroResourceProvider):
     """Creates, reads and deletes Astro Deployments. Holds no state or secret when pickled."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -87,7 +86,7 @@ class DeploymentProvider(AstroResourceProvider):
         from .._messages import failure_sentence
 
         def step() -> CreateResult:
-            client = _runtime.client()
+            client = self.client()
             try:
                 deployment = client.create_deployment(props["workspace_id"], props["name"])
             except AstroAPIError as error:
@@ -96,7 +95,7 @@ class DeploymentProvider(AstroResourceProvider):
                 ) from None
             return CreateResult(deployment.id, _outputs(deployment, props, client.settings.organization_id))
 
-        return _user_facing(step)
+        return self.run_step(step)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the Deployment; one that is gone reads as an empty ID and leaves the state."""
@@ -104,7 +103,7 @@ class DeploymentProvider(AstroResourceProvider):
         from .._messages import failure_sentence
 
         def step() -> ReadResult:
-            client = _runtime.client()
+            client = self.client()
             try:
                 deployment = client.get_deployment(id_)
             except NotFoundError:
@@ -115,7 +114,7 @@ class DeploymentProvider(AstroResourceProvider):
                 ) from None
             return ReadResult(deployment.id, _outputs(deployment, props, client.settings.organization_id))
 
-        return _user_facing(step)
+        return self.run_step(step)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         """Never reached: every change replaces the Deployment. Fails without changing anything."""
@@ -133,7 +132,7 @@ class DeploymentProvider(AstroResourceProvider):
 
         def step() -> None:
             try:
-                _runtime.client().delete_deployment(id_)
+                self.client().delete_deployment(id_)
             except NotFoundError:
                 pass
             except AstroAPIError as error:
@@ -141,7 +140,7 @@ class DeploymentProvider(AstroResourceProvider):
                     failure_sentence("delete", _describe(props.get("name"), props.get("workspace_id"), id_), error)
                 ) from None
 
-        _user_facing(step)
+        self.run_step(step)
 
 
 def _describe(name: object, workspace_id: object, deployment_id: object = None) -> str:
@@ -162,7 +161,46 @@ def _outputs(deployment: DeploymentModel, props: Mapping[str, Any], organization
     }
 
 
-class Deployment(pulumi.dynamic.Resource, module="astrokeys", name="Deployment"):
+# Stacks record the provider by its import path; an earlier release named it so.
+DeploymentProvider = BareDeploymentProvider
+
+
+@pulumi.input_type
+class BareDeploymentArgs:
+    """The set of arguments for constructing a :class:`BareDeployment`."""
+
+    def __init__(__self__, *, workspace_id: pulumi.Input[str], name: Optional[pulumi.Input[str]] = None) -> None:
+        """
+        :param workspace_id: The ID of the Workspace to create the Deployment in.
+        :param name: The Deployment's name. Defaults to the resource name.
+        """
+        pulumi.set(__self__, "workspace_id", workspace_id)
+        if name is not None:
+            pulumi.set(__self__, "name", name)
+
+    @property
+    @pulumi.getter(name="workspace_id")
+    def workspace_id(self) -> pulumi.Input[str]:
+        """The ID of the Workspace to create the Deployment in."""
+        return cast("pulumi.Input[str]", pulumi.get(self, "workspace_id"))
+
+    @workspace_id.setter
+    def workspace_id(self, value: pulumi.Input[str]) -> None:
+        pulumi.set(self, "workspace_id", value)
+
+    @property
+    @pulumi.getter
+    def name(self) -> Optional[pulumi.Input[str]]:
+        """The Deployment's name; the resource name when unset."""
+        return cast("Optional[pulumi.Input[str]]", pulumi.get(self, "name"))
+
+    @name.setter
+    def name(self, value: Optional[pulumi.Input[str]]) -> None:
+        pulumi.set(self, "name", value)
+
+
+# The type keeps its name (``...astrokeys:Deployment``), so existing stacks' URNs stay the same.
+class BareDeployment(AstroResource, module="astrokeys", name="Deployment"):
     """A bare Standard Astro Deployment, for examples and tests.
 
     Stands in for ``pulumi_astronomer.Deployment`` on the local emulator. Changing any
@@ -179,6 +217,12 @@ class Deployment(pulumi.dynamic.Resource, module="astrokeys", name="Deployment")
     organization_id: pulumi.Output[str]
     """The ID of the Astro organization that owns the Deployment."""
 
+    @overload
+    def __init__(
+        self, resource_name: str, args: BareDeploymentArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None: ...
+
+    @overload
     def __init__(
         self,
         resource_name: str,
@@ -186,18 +230,29 @@ class Deployment(pulumi.dynamic.Resource, module="astrokeys", name="Deployment")
         *,
         workspace_id: pulumi.Input[str],
         name: Optional[pulumi.Input[str]] = None,
-    ) -> None:
-        """Create a Deployment in a Workspace.
+    ) -> None: ...
+
+    def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        """Create a Deployment in a Workspace, in any of the call forms of Pulumi's generated SDKs.
 
         :param resource_name: The resource's name, unique in the stack; also the default Deployment name.
+        :param args: The inputs as one object, instead of the keyword arguments.
         :param opts: Resource options.
-        :param workspace_id: The ID of the Workspace to create the Deployment in.
-        :param name: The Deployment's name. Defaults to the resource name.
         """
+        resource_args, opts = split_args_and_options(BareDeploymentArgs, args, kwargs)
+        unexpected = sorted(set(kwargs) - set(INPUT_NAMES) - {"args", "opts"})
+        if unexpected:
+            raise TypeError(f"BareDeployment {resource_name!r}: unknown input {', '.join(unexpected)}")
+        source = (
+            {name: getattr(resource_args, name) for name in INPUT_NAMES}
+            if resource_args is not None
+            else {name: kwargs.get(name) for name in INPUT_NAMES}
+        )
+        if source["workspace_id"] is None:
+            raise TypeError(f"BareDeployment {resource_name!r}: workspace_id is required")
         props: dict[str, Any] = {
-            "workspace_id": workspace_id,
-            "name": resource_name if name is None else name,
+            "workspace_id": source["workspace_id"],
+            "name": resource_name if source["name"] is None else source["name"],
         }
         props.update({output: None for output in OUTPUT_NAMES})
-        with pickler_restored():
-            super().__init__(DeploymentProvider(), resource_name, props, opts)
+        self._register_with(BareDeploymentProvider(), resource_name, props, opts)

@@ -1,0 +1,171 @@
+"""The base of this package's dynamic resources and providers.
+
+Pulumi pickles a dynamic provider into the stack state and runs it in a process of its
+own for every operation. :class:`AstroResourceProvider` makes that safe and uniform:
+nothing it learns at run time is pickled, its credentials come from the stack config the
+engine hands to ``configure`` (or the environment), every provider of the process shares
+one client, every failure reaches the user as one sentence, and the package's progress
+messages reach Pulumi's output. :class:`AstroResource` registers a resource with its
+secret outputs marked, around a guard against the SDK's pickling leak, and accepts the
+call forms of Pulumi's generated SDKs (:func:`split_args_and_options`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
+
+from ._pickling import pickler_restored
+
+if TYPE_CHECKING:
+    from ._client import AstroClient
+
+__all__ = ["AstroResource", "AstroResourceProvider", "split_args_and_options"]
+
+_T = TypeVar("_T")
+_Args = TypeVar("_Args")
+_PROGRESS_PREFIX = "pulumi-astrokeys: "
+
+
+class _Runtime:
+    """Per-process state of the providers: the stack config and one shared client."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {}
+        self._client: Optional[AstroClient] = None
+        self._lock = threading.Lock()
+
+    def client(self) -> AstroClient:
+        with self._lock:
+            if self._client is None:
+                from ._client import AstroClient
+
+                self._client = AstroClient.from_config(self.config)
+            return self._client
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """Take new stack config; the next call builds a client from it."""
+        with self._lock:
+            self.config = {key: value for key, value in config.items() if value is not None}
+            self._client = None
+
+
+_runtime = _Runtime()
+
+
+class AstroResourceProvider(ResourceProvider):
+    """Base of this package's dynamic providers: stateless when pickled, configured at run time.
+
+    The engine may pickle a configured instance; nothing it learned at run time goes along.
+    Every provider of the process shares one client, built from the stack config
+    (``astrokeys:*``) or the environment at first use.
+    """
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
+        from ._settings import CONFIG_KEYS
+
+        _show_progress_in_pulumi_output()
+        _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
+
+    @staticmethod
+    def client() -> AstroClient:
+        """The process's client for the configured organization."""
+        return _runtime.client()
+
+    @staticmethod
+    def run_step(step: Callable[[], _T]) -> _T:
+        """Run a provider step; turn any failure of the package into one sentence, without a chained traceback."""
+        from ._errors import AstroKeysError, KeyOperationError
+
+        try:
+            return step()
+        except AstroKeysError as error:
+            raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
+
+
+def _show_progress_in_pulumi_output() -> None:
+    """Send the package's log records of INFO and above to stderr, once per process.
+
+    Only ever called in a provider's own process (``configure``), never in a user's
+    program. Pulumi's engine shows a dynamic provider's stderr lines in the output of
+    ``pulumi up``, so retries, rate-limit waits and refresh findings are seen as they
+    happen. No record holds a secret (the client's messages carry none).
+    """
+    logger = logging.getLogger("pulumi_astrokeys")
+    if any(isinstance(handler, _ProgressHandler) for handler in logger.handlers):
+        return
+    handler = _ProgressHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_PROGRESS_PREFIX + "%(message)s"))
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+class _ProgressHandler(logging.StreamHandler):  # type: ignore[type-arg, unused-ignore]
+    """The provider process's stderr, where Pulumi's engine reads progress lines."""
+
+
+class AstroResource(pulumi.dynamic.Resource):
+    """Base of this package's dynamic resources."""
+
+    def _register_with(
+        self,
+        provider: AstroResourceProvider,
+        resource_name: str,
+        props: Mapping[str, Any],
+        opts: Optional[pulumi.ResourceOptions],
+        secret_outputs: Sequence[str] = (),
+    ) -> None:
+        """Register the resource; ``secret_outputs`` are always Pulumi secrets."""
+        if secret_outputs:
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=list(secret_outputs))
+            )
+        with pickler_restored():
+            super().__init__(provider, resource_name, dict(props), opts)
+
+
+def split_args_and_options(
+    args_type: type[_Args], positional: Sequence[Any], keywords: Mapping[str, Any]
+) -> tuple[Optional[_Args], Optional[pulumi.ResourceOptions]]:
+    """The Args object and resource options of a call in any form Pulumi's generated SDKs take.
+
+    ``Resource(name, args, opts)``, ``Resource(name, args=..., opts=...)``,
+    ``Resource(name, opts, **inputs)`` and ``Resource(name, opts=opts, **inputs)``.
+    """
+    rest = list(positional)
+    args: Optional[_Args] = None
+    opts: Optional[pulumi.ResourceOptions] = None
+    if rest and (rest[0] is None or isinstance(rest[0], args_type)):
+        args = rest.pop(0)
+    if rest and (rest[0] is None or isinstance(rest[0], pulumi.ResourceOptions)):
+        opts = rest.pop(0)
+    if rest:
+        raise TypeError(
+            f"expected {args_type.__name__} and pulumi.ResourceOptions after the resource name, "
+            f"got {', '.join(type(value).__name__ for value in rest)}"
+        )
+    if args is None and isinstance(keywords.get("args"), args_type):
+        args = keywords["args"]
+    if opts is None and keywords.get("opts") is not None:
+        opts = keywords["opts"]
+        if not isinstance(opts, pulumi.ResourceOptions):
+            raise TypeError(f"opts must be pulumi.ResourceOptions, not {type(opts).__name__}")
+    return args, opts

@@ -1,0 +1,82 @@
+"""The Deployment API key's schema, written once: its type, inputs and their defaults, outputs.
+
+Everything else reads it from here: the resource and its Args (every Pulumi program loads
+them), the provider, the validation of ``check`` (:mod:`._inputs`, whose pydantic model
+must declare exactly these inputs, or it refuses to load) and the client's defaults. It
+imports nothing beyond the standard library, so a program pays nothing for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "DEFAULT_KIND",
+    "DEFAULT_ROLE",
+    "INPUT_DEFAULTS",
+    "INPUT_NAMES",
+    "IN_PLACE_INPUTS",
+    "KINDS",
+    "LOOKUP_OUTPUT_NAMES",
+    "OUTPUT_NAMES",
+    "SECRET_OUTPUTS",
+    "TYPE_TOKEN",
+]
+
+TYPE_TOKEN = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
+"""The key's resource type, as URNs, ``pulumi stack export`` and ``pulumi:autonaming`` name it."""
+
+DEFAULT_ROLE = "DEPLOYMENT_ADMIN"
+"""The role a key gets on its Deployment when none is given."""
+
+KINDS: tuple[str, ...] = ("STANDARD", "DIRECT_ACCESS")
+"""The token kinds the API's ``CreateApiTokenRequest`` declares."""
+DEFAULT_KIND = KINDS[0]
+
+INPUT_NAMES: tuple[str, ...] = (
+    "deployment_id",
+    "name",
+    "description",
+    "role",
+    "expiry_period_in_days",
+    "keepers",
+    "kind",
+    "dag_roles",
+    "rotate_before_days",
+)
+"""The key's inputs, in the order a program gives them."""
+
+INPUT_DEFAULTS: Mapping[str, Any] = {
+    "description": "",
+    "role": DEFAULT_ROLE,
+    "expiry_period_in_days": None,
+    "keepers": {},
+    "kind": DEFAULT_KIND,
+    "dag_roles": [],
+    "rotate_before_days": None,
+}
+"""What an input means when it is not given (``name`` defaults to the resource's name). A state
+written before an input existed lacks it, and it counts as this default: so a new release
+never replaces a key."""
+
+IN_PLACE_INPUTS = frozenset({"rotate_before_days"})
+"""Inputs that only say when to replace the key; a change of them alone is recorded in place."""
+
+OUTPUT_NAMES: tuple[str, ...] = (
+    "key_id",
+    "secret",
+    "short_token",
+    "organization_id",
+    "created_at",
+    "start_at",
+    "end_at",
+)
+"""Properties the provider computes; the inputs are echoed beside them."""
+
+SECRET_OUTPUTS: tuple[str, ...] = ("secret",)
+"""Outputs that are always Pulumi secrets."""
+
+LOOKUP_OUTPUT_NAMES: tuple[str, ...] = ("last_used_at", "created_by", "kind")
+"""Audit metadata that only a lookup (``DeploymentApiKey.get``) returns, never a managed key:
+``last_used_at`` changes with every use and would make each refresh rewrite the state."""
