@@ -28,7 +28,7 @@ from .models import (
     validate,
 )
 from .state import CONTEXT_KEY, EmulatorState
-from .store import DagRole, Deployment, Token, TokenFilter
+from .store import DagRole, DeploymentRecord, Token, TokenFilter
 from .views import deployment_json, subject_roles_json, token_json
 
 __all__ = ["api_routes"]
@@ -145,7 +145,7 @@ def _not_found(what: str, identifier: str) -> ApiError:
     return ApiError(404, f"{what} {identifier} not found")
 
 
-def _deployment_or_404(state: EmulatorState, organization_id: str, deployment_id: str) -> Deployment:
+def _deployment_or_404(state: EmulatorState, organization_id: str, deployment_id: str) -> DeploymentRecord:
     deployment = state.store.get_deployment(organization_id, deployment_id)
     if deployment is None:
         raise _not_found("Deployment", deployment_id)
@@ -399,7 +399,7 @@ async def list_deployments(
     workspace_ids = _narrow(list_param(request, "workspaceIds", split_commas=True), own_workspace)
     names = list_param(request, "names", split_commas=False)
     if ids is None or workspace_ids is None:
-        items: list[Deployment] = []
+        items: list[DeploymentRecord] = []
         total = 0
     else:
         page = state.store.list_deployments(

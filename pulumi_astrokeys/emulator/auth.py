@@ -19,7 +19,7 @@ from typing import Any
 
 from .credentials import hash_token
 from .errors import ApiError
-from .store import Deployment, Store, Token
+from .store import DeploymentRecord, Store, Token
 
 __all__ = ["Principal", "authenticate"]
 
@@ -86,7 +86,7 @@ class Principal:
         if not allowed:
             raise ApiError(403, f"API token is not allowed to {what}")
 
-    def may_read_deployment(self, deployment: Deployment) -> bool:
+    def may_read_deployment(self, deployment: DeploymentRecord) -> bool:
         scope, entity = self.token.scope, self.token.entity_id
         if scope == "ORGANIZATION":
             return True
@@ -130,7 +130,7 @@ class Principal:
         )
 
     def may_list_tokens(
-        self, workspace_id: str | None, deployment: Deployment | None, only_organization: bool
+        self, workspace_id: str | None, deployment: DeploymentRecord | None, only_organization: bool
     ) -> bool:
         if self.is_owner:
             return True

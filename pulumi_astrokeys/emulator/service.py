@@ -14,7 +14,7 @@ from .clock import Clock, format_timestamp
 from .credentials import mint_token
 from .ids import new_id
 from .models import CreateDeploymentRequest
-from .store import Deployment, Store, Token
+from .store import DeploymentRecord, Store, Token
 
 __all__ = ["OrganizationInfo", "Service"]
 
@@ -127,13 +127,13 @@ class Service:
 
     def create_deployment(
         self, organization_id: str, request: CreateDeploymentRequest, actor: dict[str, Any]
-    ) -> Deployment:
+    ) -> DeploymentRecord:
         """Store a new Deployment from a validated request (its workspace must exist)."""
         workspace = self.store.get_workspace(organization_id, request.workspaceId)
         if workspace is None:
             raise LookupError(request.workspaceId)
         now = self.now()
-        deployment = Deployment(
+        deployment = DeploymentRecord(
             id=new_id(),
             organization_id=organization_id,
             workspace_id=workspace.id,

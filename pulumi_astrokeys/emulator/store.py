@@ -20,7 +20,7 @@ from .ids import new_id
 
 __all__ = [
     "DagRole",
-    "Deployment",
+    "DeploymentRecord",
     "Organization",
     "Page",
     "Store",
@@ -113,7 +113,7 @@ class Workspace:
 
 
 @dataclass(frozen=True)
-class Deployment:
+class DeploymentRecord:
     """A stored Deployment; ``spec`` keeps the validated create request."""
 
     id: str
@@ -326,13 +326,13 @@ class Store:
     )
 
     @staticmethod
-    def _deployment(row: sqlite3.Row) -> Deployment:
+    def _deployment(row: sqlite3.Row) -> DeploymentRecord:
         data = dict(row)
         for key in ("spec", "created_by", "updated_by"):
             data[key] = json.loads(data[key])
-        return Deployment(**data)
+        return DeploymentRecord(**data)
 
-    def insert_deployment(self, deployment: Deployment) -> None:
+    def insert_deployment(self, deployment: DeploymentRecord) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO deployments(id, organization_id, workspace_id, name, spec, "
@@ -350,7 +350,7 @@ class Store:
                 ),
             )
 
-    def get_deployment(self, organization_id: str, deployment_id: str) -> Deployment | None:
+    def get_deployment(self, organization_id: str, deployment_id: str) -> DeploymentRecord | None:
         rows = self._query(
             f"SELECT {self._DEPLOYMENT_COLUMNS} FROM deployments d "
             "JOIN workspaces w ON w.id = d.workspace_id "

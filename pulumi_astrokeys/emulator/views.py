@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .store import Deployment, Token
+from .store import DeploymentRecord, Token
 
 __all__ = ["deployment_json", "subject_roles_json", "token_json"]
 
@@ -90,7 +90,7 @@ def _derived_id(kind: str, seed: str) -> str:
     return "c" + "".join(chars)
 
 
-def deployment_json(deployment: Deployment) -> dict[str, Any]:
+def deployment_json(deployment: DeploymentRecord) -> dict[str, Any]:
     """A ``Deployment`` with every field the spec requires, plausibly filled in."""
     spec = deployment.spec
     kind = spec.get("type", "STANDARD")
