@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lifecycle.provider_client import emulator_provider_process
+from grpc_provider import emulator_provider_process
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider

@@ -13,8 +13,7 @@ from typing import Any
 
 import dill
 import pytest
-from lifecycle import UNKNOWN, Secret
-from lifecycle.provider_client import DynamicProviderProcess, ProviderError, emulator_provider_process
+from grpc_provider import UNKNOWN, DynamicProviderProcess, ProviderError, Secret, emulator_provider_process
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider

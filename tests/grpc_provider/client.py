@@ -104,7 +104,7 @@ class DynamicProviderProcess:
         self._configured = False
         self.accept_secrets = False
 
-    # -- lifecycle --------------------------------------------------------------------
+    # -- calls ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Launch the plugin process (the port is read when first needed)."""
@@ -196,7 +196,9 @@ class DynamicProviderProcess:
         response = self._call(
             "Check",
             urn,
-            provider_pb2.CheckRequest(urn=urn, olds=self._marshal(olds), news=self._marshal(news), name=_name(urn), type=_type(urn)),
+            provider_pb2.CheckRequest(
+                urn=urn, olds=self._marshal(olds), news=self._marshal(news), name=_name(urn), type=_type(urn)
+            ),
         )
         inputs = from_struct(response.inputs)
         if not self.accept_secrets:
@@ -222,7 +224,8 @@ class DynamicProviderProcess:
                 news=self._marshal(news),
                 old_inputs=self._marshal(old_inputs),
                 ignoreChanges=list(ignore_changes),
-                name=_name(urn), type=_type(urn),
+                name=_name(urn),
+                type=_type(urn),
             ),
         )
         return DiffResult(
@@ -234,7 +237,9 @@ class DynamicProviderProcess:
 
     def create(self, urn: str, props: PropertyMap) -> tuple[str, PropertyMap]:
         response = self._call(
-            "Create", urn, provider_pb2.CreateRequest(urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn))
+            "Create",
+            urn,
+            provider_pb2.CreateRequest(urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn)),
         )
         outs = from_struct(response.properties)
         if not self.accept_secrets:
@@ -244,7 +249,9 @@ class DynamicProviderProcess:
     def read(
         self, urn: str, id_: str, properties: PropertyMap, inputs: PropertyMap
     ) -> tuple[str, PropertyMap, Optional[PropertyMap]]:
-        request = provider_pb2.ReadRequest(id=id_, urn=urn, inputs=self._marshal(inputs), name=_name(urn), type=_type(urn))
+        request = provider_pb2.ReadRequest(
+            id=id_, urn=urn, inputs=self._marshal(inputs), name=_name(urn), type=_type(urn)
+        )
         if properties:
             request.properties.CopyFrom(self._marshal(properties))
         response = self._call("Read", urn, request)
@@ -275,7 +282,8 @@ class DynamicProviderProcess:
                 news=self._marshal(news),
                 old_inputs=self._marshal(old_inputs),
                 ignoreChanges=list(ignore_changes),
-                name=_name(urn), type=_type(urn),
+                name=_name(urn),
+                type=_type(urn),
             ),
         )
         outs = from_struct(response.properties)
@@ -292,7 +300,8 @@ class DynamicProviderProcess:
                 urn=urn,
                 properties=self._marshal(outputs),
                 old_inputs=self._marshal(old_inputs),
-                name=_name(urn), type=_type(urn),
+                name=_name(urn),
+                type=_type(urn),
             ),
         )
 
