@@ -15,10 +15,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
-from pulumi_astrokeys.testing.stacks import PulumiCliMissingError, find_pulumi
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIGURE = re.compile(r"^(?P<name>[\w.]+): (?P<value>[-\d.]+|\S+?)[xs]? \(target: (?P<target>[^)]*)\) (?P<verdict>ok|MISS)$")
 
@@ -58,11 +54,6 @@ def test_quick_provider_call_reports_create_read_and_delete_over_their_floor_at_
 
 
 def test_quick_preview_on_the_real_cli_makes_no_api_request_and_reports_its_floors() -> None:
-    try:
-        find_pulumi()
-    except PulumiCliMissingError as missing:
-        pytest.skip(str(missing))
-
     figures = run_benchmarks("preview")
 
     assert figures["preview_of_unchanged_keys.api_requests"] == "0"
