@@ -28,7 +28,6 @@ from ._errors import (
     APIStatusError,
     AstroAPIError,
     DecodingError,
-    FieldError,
     ForbiddenError,
     InvalidRequestError,
     NetworkError,
@@ -476,7 +475,7 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> AP
     except ValueError:
         api_message, request_id, field_errors = "", None, []
     request_id = request_id or response.headers.get("X-Request-Id")
-    errors = [FieldError(e.field, e.code, e.message) for e in field_errors]
+    errors = list(field_errors)
     reason = response.reason_phrase or "error"
     message = f"{method} {path} failed with {response.status_code} {reason}"
     said = describe_reason("" if api_message == reason else api_message, errors)

@@ -13,6 +13,8 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
+from ._errors import FieldError
+
 __all__ = [
     "ASTRO_ID_PATTERN",
     "ApiErrorBody",
@@ -22,8 +24,6 @@ __all__ = [
     "BasicSubjectProfile",
     "DagRole",
     "Deployment",
-    "DeploymentsPage",
-    "FieldValidationError",
     "SubjectRoles",
 ]
 
@@ -153,27 +153,10 @@ class Deployment(_ApiModel):
     status: Optional[str] = None
 
 
-class DeploymentsPage(_ApiModel):
-    """One page of a Deployment listing."""
-
-    deployments: list[Deployment]
-    limit: int
-    offset: int
-    total_count: int
-
-
-class FieldValidationError(_ApiModel):
-    """One failed constraint, as listed in a 400 answer."""
-
-    field: str
-    code: str
-    message: str
-
-
 class ApiErrorBody(_ApiModel):
     """The body of every error answer: ``{statusCode, message, requestId, fieldErrors?}``."""
 
     status_code: int
     message: str = ""
     request_id: Optional[str] = None
-    field_errors: list[FieldValidationError] = Field(default_factory=list)
+    field_errors: list[FieldError] = Field(default_factory=list)
