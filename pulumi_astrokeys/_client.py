@@ -451,9 +451,12 @@ def _decode(model: type[_Model], response: httpx.Response) -> _Model:
         return model.model_validate_json(response.content)
     except ValidationError:
         request = response.request
+        # The failure sentence asks the user to quote the requestId to support: give it.
+        request_id = response.headers.get("X-Request-Id")
         raise DecodingError(
             f"{request.method} {request.url.path} answered {response.status_code} with a body that is not "
-            f"the API's {model.__name__} JSON (Content-Type {response.headers.get('Content-Type', 'none')})",
+            f"the API's {model.__name__} JSON (Content-Type {response.headers.get('Content-Type', 'none')})"
+            + (f" [requestId {request_id}]" if request_id else ""),
             method=request.method,
             path=request.url.path,
         ) from None

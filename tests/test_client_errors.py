@@ -286,6 +286,23 @@ def test_a_success_answer_that_is_not_the_documented_json_is_a_decoding_error(
     assert "not the API's Deployment JSON" in str(garbled.value)
 
 
+def test_a_garbled_success_answer_gives_the_request_id_the_failure_sentence_asks_to_quote(
+    client: AstroClient, emulator: Emulator
+) -> None:
+    deployment = emulator.deployment_ids[0]
+    emulator.inject_fault("GET", rf"/deployments/{deployment}$", action="commit-then-garble")
+
+    with pytest.raises(DecodingError) as garbled:
+        client.get_deployment(deployment)
+
+    from pulumi_astrokeys._messages import failure_sentence
+
+    [answered] = [r for r in emulator.requests() if r["fault"] == "commit-then-garble"]
+    sentence = failure_sentence("read", "Deployment API key 'etl'", garbled.value)
+    assert "quote the requestId to Astronomer support" in sentence
+    assert f"[requestId {answered['requestId']}]" in sentence
+
+
 def test_field_errors_are_described_once_in_one_clause() -> None:
     error = InvalidRequestError(
         "POST /tokens failed with 400",

@@ -303,6 +303,8 @@ def explain(run: Run, key_names: dict[str, str]) -> tuple[list[str], list[str]]:
         sentences.append(sentence)
         if not (matched and sentence.endswith(".") and f"'{key_names.get(resource, resource)}'" in sentence):
             unclear.append(f"{resource}: {message!r}")
+        elif "quote the requestId" in sentence and not REQUEST_ID.search(sentence):
+            unclear.append(f"{resource}: asks to quote a requestId it does not give: {sentence!r}")
     if not sentences:
         unclear.append(f"no resource's error explains the failure: {run.error_text() or run.stdout!r}")
     return sentences, unclear
