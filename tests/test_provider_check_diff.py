@@ -220,6 +220,7 @@ def test_update_refuses_and_changes_nothing(provider: DeploymentApiKeyProvider) 
         provider.update("id", stored(), checked(provider, description="x"))
 
 
+@pytest.mark.parametrize("role", ["ORGANIZATION_OWNER", "WORKSPACE_OWNER", " WORKSPACE_OPERATOR", "ORGANIZATION_MEMBER"])
 def test_a_role_of_another_scope_is_refused_at_preview(provider: DeploymentApiKeyProvider, role: str) -> None:
     found = failures(provider, news(role=role))
     assert list(found) == ["role"]
