@@ -127,41 +127,56 @@ CHANGES = {
 }
 
 
-@pytest.mark.parametrize("field", list(CHANGES))
-def test_a_changed_input_replaces_the_key_creating_the_new_one_before_deleting_the_old(
-    world: World, field: str
-) -> None:
+def test_a_changed_input_replaces_the_key_creating_the_new_one_before_deleting_the_old(world: World) -> None:
+    # One key per input, each changed in its own way in the same up.
     deployment = world.emulator.deployment_ids[0]
-    specs: Specs = {"etl": {"deployment_id": deployment, "description": "ETL deploys", "keepers": {"rotation": "1"}}}
+    specs: Specs = {
+        field: {"deployment_id": deployment, "description": "ETL deploys", "keepers": {"rotation": "1"}}
+        for field in CHANGES
+    }
     stack = world.stack(keys_program(specs))
     stack.up()
-    old = stack.keys()["etl"]
-    old_secret = secret_of(old)
+    old = stack.keys()
     world.clear()
 
-    specs["etl"][field] = CHANGES[field]
+    for field, value in CHANGES.items():
+        specs[field][field] = value
     preview = stack.preview()
-    assert preview.ops() == {"etl": "replace"}
-    assert preview.replaces("etl") == [field]
+    assert preview.ops() == dict.fromkeys(CHANGES, "replace")
+    assert {field: preview.replaces(field) for field in CHANGES} == {field: [field] for field in CHANGES}
     assert world.writes() == [], "preview must not touch the API"
-    assert stack.keys()["etl"]["id"] == old["id"]
+    assert {name: key["id"] for name, key in stack.keys().items()} == {name: key["id"] for name, key in old.items()}
 
     result = stack.up()
 
-    assert result.ops() == {"etl": "replace"}
-    assert result.step_ops("etl") == ["create-replacement", "replace", "delete-replaced"], "new key first"
-    new = stack.keys()["etl"]
-    assert new["id"] != old["id"]
-    # The create, the description set once the answer is in hand, then the old key's delete.
-    assert world.writes() == [("POST", "/tokens"), ("POST", f"/tokens/{new['id']}"), ("DELETE", f"/tokens/{old['id']}")]
-    assert world.answer_to(old_secret, deployment) == 401, "the old key must stop working"
-    assert world.answer_to(secret_of(new), deployment) == 200, "the new key must work"
-    assert result.plain("etl_secret") == secret_of(new)
-    assert new["outputs"][field] == CHANGES[field]
-    (token,) = world.tokens().values()
-    assert token["id"] == new["id"]
-    if field == "role":
-        assert token["roles"] == [{"entityType": "DEPLOYMENT", "entityId": deployment, "role": CUSTOM_ROLE}]
+    assert result.ops() == dict.fromkeys(CHANGES, "replace")
+    new = stack.keys()
+    writes = world.writes()
+    for field, value in CHANGES.items():
+        assert result.step_ops(field) == ["create-replacement", "replace", "delete-replaced"], "new key first"
+        assert new[field]["id"] != old[field]["id"]
+        # The create, the description set once the answer is in hand, then the old key's delete.
+        create, describe, delete = (
+            writes.index(("POST", "/tokens"), 0),
+            writes.index(("POST", f"/tokens/{new[field]['id']}")),
+            writes.index(("DELETE", f"/tokens/{old[field]['id']}")),
+        )
+        assert create < describe < delete
+        assert world.answer_to(secret_of(old[field]), deployment) == 401, "the old key must stop working"
+        assert world.answer_to(secret_of(new[field]), deployment) == 200, "the new key must work"
+        assert result.plain(f"{field}_secret") == secret_of(new[field])
+        assert new[field]["outputs"][field] == value
+    assert sorted(writes) == sorted(
+        [("POST", "/tokens")] * len(CHANGES)
+        + [("POST", f"/tokens/{key['id']}") for key in new.values()]
+        + [("DELETE", f"/tokens/{key['id']}") for key in old.values()]
+    )
+    assert max(i for i, w in enumerate(writes) if w[0] == "POST") < min(
+        i for i, w in enumerate(writes) if w[0] == "DELETE"
+    ), "every new key exists before an old one goes"
+    assert set(world.tokens()) == {key["id"] for key in new.values()}
+    (role_token,) = [t for t in world.tokens().values() if t["id"] == new["role"]["id"]]
+    assert role_token["roles"] == [{"entityType": "DEPLOYMENT", "entityId": deployment, "role": CUSTOM_ROLE}]
 
 
 # -- 4. a new release of the library ----------------------------------------------------------
@@ -397,8 +412,7 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("field", list(BAD_INPUTS))
-def test_a_bad_input_fails_at_preview_naming_the_field_and_writes_nothing(world: World, field: str) -> None:
+def test_a_bad_input_fails_at_preview_naming_the_field_and_writes_nothing(world: World) -> None:
     deployment = world.emulator.deployment_ids[0]
     specs: Specs = {"etl": {"deployment_id": deployment}, "reports": {"deployment_id": deployment}}
     stack = world.stack(keys_program(specs))
@@ -406,20 +420,27 @@ def test_a_bad_input_fails_at_preview_naming_the_field_and_writes_nothing(world:
     before = {name: (key["id"], key["outputs"]) for name, key in stack.keys().items()}
     world.clear()
 
-    specs["etl"][field] = BAD_INPUTS[field]
-    with pytest.raises(StackFailed) as preview:
-        stack.preview()
+    for field, bad in BAD_INPUTS.items():
+        good = specs["etl"].get(field)
+        specs["etl"][field] = bad
+        with pytest.raises(StackFailed) as preview:
+            stack.preview()
 
-    message = "\n".join(preview.value.run.errors())
-    assert f"property {field} value" in message and f"has a problem: {field} " in message, message
-    assert "Traceback" not in message
-    assert "etl" in preview.value.run.failed()
+        message = "\n".join(preview.value.run.errors())
+        assert f"property {field} value" in message and f"has a problem: {field} " in message, message
+        assert "Traceback" not in message
+        assert preview.value.run.failed() == {"etl"}, field
+        if good is None:
+            del specs["etl"][field]
+        else:
+            specs["etl"][field] = good
     assert world.writes() == []
 
+    specs["etl"]["description"] = BAD_INPUTS["description"]
     with pytest.raises(StackFailed) as up:
         stack.up()
 
-    assert f"property {field} value" in "\n".join(up.value.run.errors())
+    assert "property description value" in "\n".join(up.value.run.errors())
     assert world.writes() == []
     assert {name: (key["id"], key["outputs"]) for name, key in stack.keys().items()} == before
 
