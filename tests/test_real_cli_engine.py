@@ -183,30 +183,30 @@ def test_destroy_deletes_every_unprotected_key_before_it_reports_the_protected_o
 # -- 4. pulumi:autonaming --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "setting",
-    [{"mode": "verbatim"}, {"mode": "disabled"}, {"pattern": "${name}-${stack}"}],
-    ids=["verbatim", "disabled", "pattern-without-random"],
-)
+DELETE_FIRST_SETTINGS: list[dict[str, str]] = [{"mode": "verbatim"}, {"mode": "disabled"}, {"pattern": "${name}-${stack}"}]
+
+
 def test_an_autonaming_config_that_would_replace_keys_delete_first_is_refused_before_anything_runs(
-    world: World, setting: dict[str, str]
+    world: World,
 ) -> None:
     deployment = world.emulator.deployment_ids[0]
     specs = {"etl": {"deployment_id": deployment, "description": "ETL deploys"}}
     stack = world.stack(keys_program(specs))
     stack.up()
     old = stack.keys()["etl"]
-    for key, value in setting.items():
-        stack.stack.set_config(f"pulumi:autonaming.{key}", auto.ConfigValue(value), path=True)
     specs["etl"]["description"] = "Nightly ETL deploys"
     world.clear()
 
-    with pytest.raises(StackFailed) as refused:
-        stack.preview()
-    message = refused.value.run.error_text()
-    assert "DeploymentApiKey 'etl': the stack config pulumi:autonaming has the" in message
-    assert "pulumi config set --path pulumi:autonaming.providers.pulumi-python.mode default" in message
-    assert "Traceback" not in message
+    for setting in DELETE_FIRST_SETTINGS:
+        stack.stack.remove_config("pulumi:autonaming")
+        for key, value in setting.items():
+            stack.stack.set_config(f"pulumi:autonaming.{key}", auto.ConfigValue(value), path=True)
+        with pytest.raises(StackFailed) as refused:
+            stack.preview()
+        message = refused.value.run.error_text()
+        assert "DeploymentApiKey 'etl': the stack config pulumi:autonaming has the" in message, setting
+        assert "pulumi config set --path pulumi:autonaming.providers.pulumi-python.mode default" in message
+        assert "Traceback" not in message
     with pytest.raises(StackFailed):
         stack.up()
     assert world.writes() == []
