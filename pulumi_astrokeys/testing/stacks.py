@@ -22,6 +22,7 @@ language host. A program directory (``examples/quickstart``) runs through
 
 from __future__ import annotations
 
+import functools
 import os
 import runpy
 import shutil
@@ -63,12 +64,16 @@ def find_pulumi() -> auto.PulumiCommand:
 
     The CLI's own directory is put first on the ``PATH`` of every command it runs, so the
     ``pulumi-resource-pulumi-python`` launcher beside it, and the Python beside that, serve
-    the dynamic providers.
+    the dynamic providers. Its version is checked once per process and CLI.
     """
+    beside_python = Path(sys.executable).parent / "pulumi"
+    return _pulumi_command(str(beside_python) if beside_python.is_file() else shutil.which("pulumi"))
+
+
+@functools.lru_cache(maxsize=None)
+def _pulumi_command(found: Optional[str]) -> auto.PulumiCommand:
     from semver import VersionInfo
 
-    beside_python = Path(sys.executable).parent / "pulumi"
-    found = str(beside_python) if beside_python.is_file() else shutil.which("pulumi")
     if found is None:
         raise PulumiCliMissingError(
             "the Pulumi CLI is not installed: run `make pulumi` in a clone of pulumi-astrokeys (it builds one "
