@@ -19,7 +19,8 @@ as four in a row now and then are. After every operation, reading the state with
 - after ``refresh``, no key in the state that the API lacks;
 - every live key's secret is in the state, kept as a secret, and authenticates against
   the API;
-- every failure was reported as one sentence, on one line, naming the key. The SDK's
+- every failure was reported as one sentence, on one line, naming the key (and giving
+  the requestId, if it asks the user to quote it). The SDK's
   dynamic-provider server sends a provider's error as a short Python traceback, so the
   sentence is its last line, after the name of the package's exception class; the
   engine's own follow-ups without a resource ("update failed") are not judged.
@@ -436,7 +437,7 @@ def summary(reports: list[RunReport], chaos: dict[str, Any], seconds: float, unl
     )
 
 
-# A run takes about 12 s of CPU (the CLI, the engine, the providers and four exports).
+# A run takes about 9 s of CPU (the CLI, the engine, the providers and four exports).
 @pytest.mark.timeout(180 + RUNS * 30 // max(1, WORKERS))
 def test_a_fault_campaign_leaves_no_orphan_loses_no_secret_and_explains_every_failure(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
