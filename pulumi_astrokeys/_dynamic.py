@@ -27,7 +27,7 @@ from ._pickling import pickler_restored
 if TYPE_CHECKING:
     from ._client import AstroClient
 
-__all__ = ["AstroResource", "AstroResourceProvider", "split_args_and_options"]
+__all__ = ["AstroResource", "AstroResourceProvider", "call_inputs", "split_args_and_options"]
 
 _T = TypeVar("_T")
 _Args = TypeVar("_Args")
@@ -169,3 +169,27 @@ def split_args_and_options(
         if not isinstance(opts, pulumi.ResourceOptions):
             raise TypeError(f"opts must be pulumi.ResourceOptions, not {type(opts).__name__}")
     return args, opts
+
+
+def call_inputs(
+    what: str,
+    resource_name: str,
+    args_type: type[Any],
+    input_names: Sequence[str],
+    positional: Sequence[Any],
+    keywords: Mapping[str, Any],
+) -> tuple[dict[str, Any], Optional[pulumi.ResourceOptions]]:
+    """The inputs (every name in ``input_names``, ``None`` when not given) and the options of a
+    call of resource ``what`` in any of the forms of :func:`split_args_and_options`.
+
+    Raises :class:`TypeError` naming an input the resource does not have.
+    """
+    resource_args, opts = split_args_and_options(args_type, positional, keywords)
+    unexpected = sorted(set(keywords) - set(input_names) - {"args", "opts"})
+    if unexpected:
+        raise TypeError(
+            f"{what} {resource_name!r}: unknown input {', '.join(unexpected)}; the inputs are {', '.join(input_names)}"
+        )
+    if resource_args is not None:
+        return {name: getattr(resource_args, name) for name in input_names}, opts
+    return {name: keywords.get(name) for name in input_names}, opts

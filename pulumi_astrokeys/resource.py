@@ -9,7 +9,7 @@ import pulumi
 import pulumi.dynamic
 
 from ._autonaming import refuse_delete_first_autonaming
-from ._dynamic import AstroResource, split_args_and_options
+from ._dynamic import AstroResource, call_inputs
 from ._schema import DEFAULT_ROLE, INPUT_NAMES, LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, SECRET_OUTPUTS, TYPE_TOKEN
 from .provider import DeploymentApiKeyProvider
 
@@ -313,17 +313,7 @@ class DeploymentApiKey(AstroResource, module="astrokeys", name="DeploymentApiKey
                Deployment is destroyed in the same run (Astro deletes a Deployment's keys with it);
                ``replacement_trigger`` replaces the key when its value changes, like ``keepers``.
         """
-        resource_args, opts = split_args_and_options(DeploymentApiKeyArgs, args, kwargs)
-        unexpected = sorted(set(kwargs) - set(INPUT_NAMES) - {"args", "opts"})
-        if unexpected:
-            raise TypeError(
-                f"DeploymentApiKey {resource_name!r}: unknown input {', '.join(unexpected)}; "
-                f"the inputs are {', '.join(INPUT_NAMES)}"
-            )
-        if resource_args is not None:
-            inputs = {name: getattr(resource_args, name) for name in INPUT_NAMES}
-        else:
-            inputs = {name: kwargs.get(name) for name in INPUT_NAMES}
+        inputs, opts = call_inputs("DeploymentApiKey", resource_name, DeploymentApiKeyArgs, INPUT_NAMES, args, kwargs)
         if inputs["deployment_id"] is None:
             raise TypeError(
                 f"DeploymentApiKey {resource_name!r}: deployment_id is required; pass the ID of the "

@@ -36,7 +36,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .._dynamic import AstroResource, AstroResourceProvider, split_args_and_options
+from .._dynamic import AstroResource, AstroResourceProvider, call_inputs
 from .._inputs import is_unknown
 
 if TYPE_CHECKING:
@@ -239,15 +239,7 @@ class BareDeployment(AstroResource, module="astrokeys", name="Deployment"):
         :param args: The inputs as one object, instead of the keyword arguments.
         :param opts: Resource options.
         """
-        resource_args, opts = split_args_and_options(BareDeploymentArgs, args, kwargs)
-        unexpected = sorted(set(kwargs) - set(INPUT_NAMES) - {"args", "opts"})
-        if unexpected:
-            raise TypeError(f"BareDeployment {resource_name!r}: unknown input {', '.join(unexpected)}")
-        source = (
-            {name: getattr(resource_args, name) for name in INPUT_NAMES}
-            if resource_args is not None
-            else {name: kwargs.get(name) for name in INPUT_NAMES}
-        )
+        source, opts = call_inputs("BareDeployment", resource_name, BareDeploymentArgs, INPUT_NAMES, args, kwargs)
         if source["workspace_id"] is None:
             raise TypeError(f"BareDeployment {resource_name!r}: workspace_id is required")
         props: dict[str, Any] = {
