@@ -27,7 +27,7 @@ test: pulumi
 # Ratios measured within one run, one line per figure; BENCH_QUICK=1 for a short run. On the
 # real Pulumi CLI; the bench extra brings the profilers the README's findings came from.
 bench: pulumi
-	$(BIN)/python -c 'import pyinstrument' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -c 'import pyinstrument' 2>/dev/null || PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks
 
 # A bigger fault campaign than the one in `make test`, on the real Pulumi CLI (about 9 s of
@@ -38,7 +38,7 @@ CAMPAIGN_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 campaign: pulumi
 	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) $(BIN)/python -m pytest -q tests/test_fault_campaign.py
 
-# Static checks: ruff (errors, imports, likely bugs) and mypy over the typed package.
+# Static checks: ruff (errors, imports, likely bugs) and mypy, strict, over the typed package.
 lint: $(STAMP)
 	$(BIN)/ruff check pulumi_astrokeys tests benchmarks examples
 	$(BIN)/mypy pulumi_astrokeys
