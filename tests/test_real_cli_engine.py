@@ -24,6 +24,7 @@ from real_cli_support import KEY_TYPE, StackFailed, World, keys_program, secret_
 
 from pulumi_astrokeys import DeploymentApiKey
 from pulumi_astrokeys.testing.emulator import Emulator
+from pulumi_astrokeys.testing.stacks import set_secret_config
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_after_rotating_the_api_token_up_records_it_and_refresh_and_destroy_work
     old_token = world.emulator.api_token
 
     new_token = rotate_owner_token(world.emulator)
-    stack.stack.set_config("astrokeys:apiToken", auto.ConfigValue(new_token, secret=True))
+    set_secret_config(stack.stack, "astrokeys:apiToken", new_token)
     world.clear()
 
     preview = stack.preview()
@@ -94,7 +95,7 @@ def test_refresh_and_destroy_with_run_program_use_the_new_api_token_at_once(worl
     stack = world.stack(keys_program({"etl": {"deployment_id": deployment}}))
     stack.up()
     new_token = rotate_owner_token(world.emulator)
-    stack.stack.set_config("astrokeys:apiToken", auto.ConfigValue(new_token, secret=True))
+    set_secret_config(stack.stack, "astrokeys:apiToken", new_token)
 
     stack.refresh(run_program=True)
     assert set(stack.keys()) == {"etl"}
@@ -120,7 +121,7 @@ def test_a_new_host_or_organization_replaces_no_key_and_a_foreign_organization_i
 
     other = world.emulator.create_organization()
     stack.stack.set_config("astrokeys:organizationId", auto.ConfigValue(other["organizationId"]))
-    stack.stack.set_config("astrokeys:apiToken", auto.ConfigValue(other["apiToken"], secret=True))
+    set_secret_config(stack.stack, "astrokeys:apiToken", other["apiToken"])
     preview = stack.preview()
     assert preview.ops() == {"etl": "same"} and provider_ops(preview) == {"update"}
     stack.up()

@@ -26,6 +26,7 @@ import functools
 import os
 import runpy
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "new_stack",
     "offline_environment",
     "program_from_directory",
+    "set_secret_config",
 ]
 
 #: Encrypts the test stacks' secrets; a real stack uses its own passphrase or a cloud KMS.
@@ -164,14 +166,32 @@ def new_stack(
         pulumi_command=find_pulumi(),
     )
     stack = auto.create_stack(stack_name, project_name=project_name, program=program, opts=options)
-    values: dict[str, auto.ConfigValue] = {}
-    if emulator is not None:
-        values.update({key: auto.ConfigValue(value) for key, value in emulator.stack_config().items()})
-        values.update(
-            {key: auto.ConfigValue(value, secret=True) for key, value in emulator.secret_stack_config().items()}
-        )
-    values.update({key: auto.ConfigValue(value) for key, value in (config or {}).items()})
-    values.update({key: auto.ConfigValue(value, secret=True) for key, value in (secret_config or {}).items()})
-    if values:
-        stack.set_all_config(values)
+    plain = {**(emulator.stack_config() if emulator is not None else {}), **(config or {})}
+    if plain:
+        stack.set_all_config({key: auto.ConfigValue(value) for key, value in plain.items()})
+    secrets = {**(emulator.secret_stack_config() if emulator is not None else {}), **(secret_config or {})}
+    for key, value in secrets.items():
+        set_secret_config(stack, key, value)
     return stack
+
+
+def set_secret_config(stack: auto.Stack, key: str, value: str) -> None:
+    """``pulumi config set --secret key`` with the value piped in, never on a command line.
+
+    The Automation API's ``set_config`` passes the value as an argument of the ``pulumi``
+    process, where any user of the machine can read it in the process list.
+    """
+    workspace = stack.workspace
+    if not isinstance(workspace, auto.LocalWorkspace) or workspace.pulumi_command is None:
+        raise TypeError("set_secret_config needs a stack of a LocalWorkspace")
+    done = subprocess.run(
+        [workspace.pulumi_command.command, "config", "set", "--secret", key, "--stack", stack.name, "--non-interactive"],
+        input=value,
+        capture_output=True,
+        text=True,
+        cwd=workspace.work_dir,
+        env={**os.environ, **(workspace.env_vars or {})},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pulumi config set --secret {key} failed: {done.stderr.strip()}")
