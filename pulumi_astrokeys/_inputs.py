@@ -13,6 +13,7 @@ a change of it is recorded in place. And a key that has expired, or whose
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -177,7 +178,6 @@ class KeyInputs(BaseModel):
 
 if tuple(KeyInputs.model_fields) != INPUT_NAMES:  # the schema is written once, in _schema
     raise TypeError(f"KeyInputs declares {tuple(KeyInputs.model_fields)}, the schema {INPUT_NAMES}")
-DEFAULTS: Mapping[str, Any] = {name: INPUT_DEFAULTS.get(name) for name in INPUT_NAMES}
 
 _FIXES: Mapping[str, str] = {
     "deployment_id": "pass the ID of an existing Astro Deployment (25 characters, like clm8q7f6q000008lcgyougpsk), "
@@ -262,9 +262,9 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
             checked = {name: value for name, value in known.items()}
     if problems:
         return {**known, **unknown}, _first_per_property(problems)
-    for name, default in DEFAULTS.items():
+    for name, default in INPUT_DEFAULTS.items():
         if name not in checked and name not in unknown and default is not None:
-            checked[name] = default
+            checked[name] = copy.copy(default)  # the schema's {} and [] are shared: hand out copies
     return {**checked, **unknown}, []
 
 
@@ -304,8 +304,8 @@ def _changed(olds: Mapping[str, Any], news: Mapping[str, Any], names: tuple[str,
     old, new = normalise(olds), normalise(news)
     changed = []
     for name in names:
-        new_value = new.get(name, DEFAULTS[name])
-        if is_unknown(new_value) or new_value != old.get(name, DEFAULTS[name]):
+        new_value = new.get(name, INPUT_DEFAULTS.get(name))
+        if is_unknown(new_value) or new_value != old.get(name, INPUT_DEFAULTS.get(name)):
             changed.append(name)
     return changed
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ._errors import AstroKeysError, NotFoundError
 from ._models import ASTRO_ID_PATTERN
+from ._schema import TYPE_TOKEN
 from .lookups import DeploymentApiKeyInfo
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ __all__ = [
     "read_stack_keys",
 ]
 
-KEY_RESOURCE_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
+KEY_RESOURCE_TYPE = TYPE_TOKEN
 """The type of a :class:`~pulumi_astrokeys.DeploymentApiKey` in a stack's state."""
 
 DEFAULT_EXPIRING_WITHIN_DAYS = 30

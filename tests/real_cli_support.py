@@ -23,10 +23,11 @@ import pulumi
 from pulumi import automation as auto
 
 from pulumi_astrokeys import DeploymentApiKey
+from pulumi_astrokeys._schema import TYPE_TOKEN
 from pulumi_astrokeys.testing.emulator import Emulator
 from pulumi_astrokeys.testing.stacks import new_stack, program_from_directory
 
-KEY_TYPE = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
+KEY_TYPE = TYPE_TOKEN
 DEPLOYMENT_TYPE = "pulumi-python:dynamic/astrokeys:Deployment"
 PROJECT = "scenarios"
 STACK = "dev"
