@@ -157,7 +157,7 @@ def _audit(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             "nothing to audit: give Deployment IDs, or a stack's state with --stack FILE "
             "(`pulumi stack export > stack.json`, or `pulumi stack export | astrokeys audit --stack -`)"
         )
-    with AstroClient.from_config() as client:
+    with AstroClient.from_config(stack_config=False) as client:
         report = audit(
             client,
             args.deployment_ids,
