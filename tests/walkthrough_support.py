@@ -109,12 +109,13 @@ def walkthrough_run(
     section: str,
     source: Path,
     workdir: Path,
-    probe: Optional[Callable[[Recorded, Any], None]] = None,
+    probe: Optional[Callable[[Recorder, Any], None]] = None,
 ) -> Iterator[tuple[Any, Recorder, Any]]:
     """Run the walkthrough of ``section`` in ``readme`` in a copy of the project folder ``source``:
     the emulator as its command says, then each command in one shell, every one of which must
-    succeed. ``probe`` is called after each command with what it did and the shell, to look
-    (``shell.run("pulumi stack output --json")``) without changing anything. Yields the
+    succeed. ``probe`` is called after each command with the recorder (``steps[-1]`` is that
+    command) and the shell, to look (``shell.run("pulumi stack output --json")``) without
+    changing anything. Yields the
     walkthrough, the recorder and the shell, the emulator still running."""
     walkthrough = demo.Walkthrough.from_markdown(readme.read_text(encoding="utf-8"), section)
     env = demo.user_environment(workdir / "pulumi-home")
@@ -128,7 +129,7 @@ def walkthrough_run(
                 recorder(step, host)
                 assert step.exit_code == 0, f"`{command}` exited with {step.exit_code}:\n{step.output}"
                 if probe is not None:
-                    probe(recorder.steps[-1], shell)
+                    probe(recorder, shell)
                     recorder.emulator().clear_requests()
             yield walkthrough, recorder, shell
         finally:
