@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from walkthrough_support import REPO, VENV, Recorder, demo, walkthrough_run
+from walkthrough_support import REPO, VENV, Recorder, demo, user_shell, walkthrough_run
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
@@ -82,16 +82,6 @@ def test_the_rotation_example_rotates_two_months_as_its_readme_runs_it(tmp_path:
         assert list(recorder.deployment_tokens()) == [february["graceful_key_id"]]
 
 
-def project_shell(folder: Path, workdir: Path, emulator: Emulator) -> Any:
-    """A shell in ``folder`` set up as a user's: the virtualenv active, a local backend, the
-    emulator's API token in a variable of the shell (never on a command line)."""
-    env = {**demo.user_environment(workdir / "pulumi-home"), "EMULATOR_TOKEN": emulator.api_token}
-    shell = demo.Shell(folder, env)
-    for command in (". .venv/bin/activate", 'export PULUMI_BACKEND_URL="file://$PWD" PULUMI_CONFIG_PASSPHRASE=test'):
-        assert shell.run(command).exit_code == 0
-    return shell
-
-
 def test_pulumi_up_at_the_repository_root_runs_the_quickstart(tmp_path: Path, emulator: Emulator) -> None:
     root = tmp_path / "clone"
     (root / "examples").mkdir(parents=True)
@@ -99,7 +89,7 @@ def test_pulumi_up_at_the_repository_root_runs_the_quickstart(tmp_path: Path, em
         shutil.copy(REPO / name, root / name)
     (root / "examples" / "quickstart").symlink_to(EXAMPLES / "quickstart", target_is_directory=True)
     (root / ".venv").symlink_to(VENV, target_is_directory=True)
-    shell = project_shell(root, tmp_path, emulator)
+    shell = user_shell(root, tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
         for command in (
             "pulumi stack init dev",
@@ -129,7 +119,7 @@ def test_a_preview_without_an_api_token_or_organization_fails_in_one_sentence_as
     tmp_path: Path, emulator: Emulator
 ) -> None:
     folder = demo.project_folder(EXAMPLES / "quickstart", tmp_path / "quickstart", VENV)
-    shell = project_shell(folder, tmp_path, emulator)
+    shell = user_shell(folder, tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
         for command in (
             "pulumi stack init dev",

@@ -103,6 +103,16 @@ class Recorder:
             self._emulator.close()
 
 
+def user_shell(folder: Path, workdir: Path, **env: str) -> Any:
+    """A shell in the project folder ``folder`` set up as a user's: its virtualenv active, a local
+    file backend in the folder; ``env`` adds variables (a secret to pipe in, never typed)."""
+    shell = demo.Shell(folder, {**demo.user_environment(workdir / "pulumi-home"), **env})
+    for command in (". .venv/bin/activate", 'export PULUMI_BACKEND_URL="file://$PWD" PULUMI_CONFIG_PASSPHRASE=test'):
+        step = shell.run(command)
+        assert step.exit_code == 0, step.output
+    return shell
+
+
 @contextmanager
 def walkthrough_run(
     readme: Path,
