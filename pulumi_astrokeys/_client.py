@@ -175,14 +175,8 @@ class AstroClient:
         :class:`ConfigurationError` naming the setting when one is missing or invalid (the
         environment variable alone with ``stack_config=False``, for a caller that reads none).
         """
-        settings = resolve_settings(
-            host=host,
-            api_token=api_token,
-            organization_id=organization_id,
-            config=config,
-            environ=environ,
-            stack_config=stack_config,
-        )
+        explicit = {"host": host, "api_token": api_token, "organization_id": organization_id}
+        settings = resolve_settings(**explicit, config=config, environ=environ, stack_config=stack_config)
         request = resolve_request_settings(config=config, environ=environ)
         return cls(settings, retry=_retry_policy(request), timeout=_timeout(request), **options)
 

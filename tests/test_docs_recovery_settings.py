@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from walkthrough_support import REPO, VENV, demo, user_shell
+from walkthrough_support import REPO, VENV, demo, init_stack, user_shell
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
@@ -44,11 +44,7 @@ def test_settings_from_the_environment_are_kept_without_asking_stack_config(tmp_
     # No stack at all: a `pulumi config get` here would fail and blank the variable.
     shell = shell_in_quickstart(tmp_path, **emulator.env())
     try:
-        assert settings_after(shell) == {
-            "ASTRO_ORGANIZATION_ID": emulator.organization_id,
-            "ASTRO_API_TOKEN": emulator.api_token,
-            "ASTRO_API_HOST": emulator.host,
-        }
+        assert settings_after(shell) == emulator.env()
     finally:
         shell.close()
 
@@ -56,17 +52,7 @@ def test_settings_from_the_environment_are_kept_without_asking_stack_config(tmp_
 def test_settings_from_stack_config_are_read_from_it(tmp_path: Path, emulator: Emulator) -> None:
     shell = shell_in_quickstart(tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
-        for command in (
-            "pulumi stack init dev",
-            f"pulumi config set astrokeys:host {emulator.host}",
-            f"pulumi config set astrokeys:organizationId {emulator.organization_id}",
-            'printf %s "$EMULATOR_TOKEN" | pulumi config set --secret astrokeys:apiToken',
-        ):
-            assert shell.run(command).exit_code == 0, command
-        assert settings_after(shell) == {
-            "ASTRO_ORGANIZATION_ID": emulator.organization_id,
-            "ASTRO_API_TOKEN": emulator.api_token,
-            "ASTRO_API_HOST": emulator.host,
-        }
+        init_stack(shell, emulator, deployment=False)
+        assert settings_after(shell) == emulator.env()
     finally:
         shell.close()

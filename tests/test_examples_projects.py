@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from walkthrough_support import REPO, VENV, Recorder, demo, user_shell, walkthrough_run
+from real_cli_support import World
+from walkthrough_support import REPO, VENV, Recorder, demo, init_stack, user_shell, walkthrough_run
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
@@ -79,7 +80,7 @@ def test_the_rotation_example_rotates_two_months_as_its_readme_runs_it(tmp_path:
         destroy = recorder.step("pulumi destroy --yes")
         assert "- 6 deleted" in destroy.output
         # retain_on_delete: the graceful key stays in Astro until it expires on its own.
-        assert list(recorder.deployment_tokens()) == [february["graceful_key_id"]]
+        assert list(recorder.world().tokens()) == [february["graceful_key_id"]]
 
 
 def test_pulumi_up_at_the_repository_root_runs_the_quickstart(tmp_path: Path, emulator: Emulator) -> None:
@@ -91,26 +92,17 @@ def test_pulumi_up_at_the_repository_root_runs_the_quickstart(tmp_path: Path, em
     (root / ".venv").symlink_to(VENV, target_is_directory=True)
     shell = user_shell(root, tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
-        for command in (
-            "pulumi stack init dev",
-            f"pulumi config set astrokeys:host {emulator.host}",
-            f"pulumi config set astrokeys:organizationId {emulator.organization_id}",
-            'printf %s "$EMULATOR_TOKEN" | pulumi config set --secret astrokeys:apiToken',
-            f"pulumi config set deploymentId {emulator.deployment_ids[0]}",
-        ):
-            assert shell.run(command).exit_code == 0, command
+        init_stack(shell, emulator)
         emulator.clear_requests()
 
         up = shell.run("pulumi up --yes")
         assert up.exit_code == 0, up.output
         assert f" +  {KEY} ci created" in up.output and "+ 2 created" in up.output
-        assert [t["name"] for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "DEPLOYMENT"] == [
-            "ci"
-        ]
+        assert [token["name"] for token in World(emulator, root).tokens().values()] == ["ci"]
 
         destroy = shell.run("pulumi destroy --yes")
         assert destroy.exit_code == 0, destroy.output
-        assert not [t for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "DEPLOYMENT"]
+        assert World(emulator, root).tokens() == {}
     finally:
         shell.close()
 
@@ -121,12 +113,7 @@ def test_a_preview_without_an_api_token_or_organization_fails_in_one_sentence_as
     folder = demo.project_folder(EXAMPLES / "quickstart", tmp_path / "quickstart", VENV)
     shell = user_shell(folder, tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
-        for command in (
-            "pulumi stack init dev",
-            f"pulumi config set astrokeys:host {emulator.host}",
-            f"pulumi config set deploymentId {emulator.deployment_ids[0]}",
-        ):
-            assert shell.run(command).exit_code == 0, command
+        init_stack(shell, emulator, settings=("host",))
         emulator.clear_requests()
 
         preview = shell.run("pulumi preview")

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from walkthrough_support import REPO, VENV, demo, user_shell
+from real_cli_support import World
+from walkthrough_support import REPO, VENV, demo, init_stack, user_shell
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
@@ -33,27 +34,15 @@ def writes(emulator: Emulator) -> list[tuple[str, str]]:
     return found
 
 
-def answer_to(emulator: Emulator, secret: str) -> int:
-    with emulator.client(secret) as holder:
-        return holder.get(f"/deployments/{emulator.deployment_ids[0]}").status_code
-
-
 def test_replace_rotates_one_key_new_first_and_target_changes_only_the_key_it_names(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     folder = demo.project_folder(REPO / "examples" / "rotation", tmp_path / "rotation", VENV)
     shell = user_shell(folder, tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
-        for command in (
-            "pulumi stack init dev",
-            f"pulumi config set astrokeys:host {emulator.host}",
-            f"pulumi config set astrokeys:organizationId {emulator.organization_id}",
-            'printf %s "$EMULATOR_TOKEN" | pulumi config set --secret astrokeys:apiToken',
-            f"pulumi config set deploymentId {emulator.deployment_ids[0]}",
-            "pulumi config set period 2031-01",
-            "pulumi up --yes",
-        ):
-            typed(shell, command)
+        init_stack(shell, emulator)
+        typed(shell, "pulumi config set period 2031-01")
+        typed(shell, "pulumi up --yes")
         before = json.loads(typed(shell, "pulumi stack output --json --show-secrets"))
         listed = typed(shell, "pulumi stack --show-urns")
         urn = {name: found for found, name in re.findall(rf"URN: (urn:pulumi:\S+::{re.escape(KEY)}::(\S+))", listed)}
@@ -67,8 +56,9 @@ def test_replace_rotates_one_key_new_first_and_target_changes_only_the_key_it_na
         after = json.loads(typed(shell, "pulumi stack output --json --show-secrets"))
         new_id, old_id = after["slot_key_ids"]["a"], before["slot_key_ids"]["a"]
         assert writes(emulator) == [("POST", "/tokens"), ("POST", f"/tokens/{new_id}"), ("DELETE", f"/tokens/{old_id}")]
-        assert answer_to(emulator, before["current"]["secret"]) == 401, "slot a's old key is gone"
-        assert answer_to(emulator, after["current"]["secret"]) == 200
+        world = World(emulator, tmp_path)
+        assert world.answer_to(before["current"]["secret"], emulator.deployment_ids[0]) == 401, "slot a's old key went"
+        assert world.answer_to(after["current"]["secret"], emulator.deployment_ids[0]) == 200
         assert {k: v for k, v in after["slot_key_ids"].items() if k != "a"} == {"b": before["slot_key_ids"]["b"]}
 
         typed(shell, "pulumi config set period 2031-02")  # monthly, triggered and slot b are due

@@ -17,12 +17,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
 
-import httpx
+from real_cli_support import World
 
 from pulumi_astrokeys.emulator import Bootstrap
 from pulumi_astrokeys.testing.emulator import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
+#: The connection settings, as stack config keys without their namespace.
+SETTINGS = ("host", "organizationId", "apiToken")
 #: The test virtualenv: the package (editable, with its emulator extra) and, in its bin, the Pulumi CLI.
 VENV = Path(sys.prefix)
 
@@ -84,19 +86,13 @@ class Recorder:
         """The ``occurrence``-th step (from 0) whose command is ``command``."""
         return [s for s in self.steps if s.command == command][occurrence]
 
+    def world(self) -> World:
+        """The emulator as the real-CLI tests see it: who may use a secret, which tokens exist."""
+        return World(self.emulator(), self.folder)
+
     def answer_to(self, secret: str, deployment_id: str) -> int:
         """The status the API gives a key's holder who reads the key's Deployment."""
-        response = httpx.get(
-            f"{self.emulator().base_url}/deployments/{deployment_id}",
-            headers={"Authorization": f"Bearer {secret}"},
-            trust_env=False,
-        )
-        return response.status_code
-
-    def deployment_tokens(self) -> dict[str, dict[str, Any]]:
-        """The Deployment tokens in the emulator, by ID."""
-        emulator = self.emulator()
-        return {t["id"]: t for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "DEPLOYMENT"}
+        return self.world().answer_to(secret, deployment_id)
 
     def close(self) -> None:
         if self._emulator is not None:
@@ -111,6 +107,23 @@ def user_shell(folder: Path, workdir: Path, **env: str) -> Any:
         step = shell.run(command)
         assert step.exit_code == 0, step.output
     return shell
+
+
+def init_stack(shell: Any, emulator: Emulator, settings: tuple[str, ...] = SETTINGS, deployment: bool = True) -> None:
+    """Type `pulumi stack init dev` in ``shell``, then the emulator's ``settings`` (the API token piped
+    from the shell's EMULATOR_TOKEN, see :func:`user_shell`) and, with ``deployment``, its first Deployment."""
+    values = {"host": emulator.host, "organizationId": emulator.organization_id}
+    commands = ["pulumi stack init dev"] + [
+        'printf %s "$EMULATOR_TOKEN" | pulumi config set --secret astrokeys:apiToken'
+        if setting == "apiToken"
+        else f"pulumi config set astrokeys:{setting} {values[setting]}"
+        for setting in settings
+    ]
+    if deployment:
+        commands.append(f"pulumi config set deploymentId {emulator.deployment_ids[0]}")
+    for command in commands:
+        step = shell.run(command)
+        assert step.exit_code == 0, f"`{command}`: {step.output}"
 
 
 @contextmanager
