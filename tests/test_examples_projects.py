@@ -99,10 +99,6 @@ def test_pulumi_up_at_the_repository_root_runs_the_quickstart(tmp_path: Path, em
         assert up.exit_code == 0, up.output
         assert f" +  {KEY} ci created" in up.output and "+ 2 created" in up.output
         assert [token["name"] for token in World(emulator, root).tokens().values()] == ["ci"]
-
-        destroy = shell.run("pulumi destroy --yes")
-        assert destroy.exit_code == 0, destroy.output
-        assert World(emulator, root).tokens() == {}
     finally:
         shell.close()
 

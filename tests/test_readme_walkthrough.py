@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 from collections import Counter
@@ -150,8 +151,14 @@ def test_the_demo_stops_at_a_failed_command_with_its_own_message(tmp_path: Path)
 
 
 def test_make_demo_installs_the_package_and_its_emulator_extra_only_in_a_virtualenv_of_its_own() -> None:
+    outer_make = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # set when `make test` runs this
     recipe = subprocess.run(
-        ["make", "-n", "-B", "demo"], cwd=REPO, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "-B", "demo"],
+        cwd=REPO,
+        env={name: value for name, value in os.environ.items() if name not in outer_make},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     installs = [line for line in recipe if " install " in line and "--upgrade pip" not in line]
     assert installs == ["PYTHONWARNINGS=ignore::UserWarning .venv-demo/bin/pip install --quiet -e '.[emulator]'"]
