@@ -170,20 +170,24 @@ def test_without_the_previous_bootstrap_file_a_restart_mints_a_new_token(tmp_pat
     assert "with a new API token;" in out.splitlines()[0]
 
 
-def test_a_restart_whose_port_is_taken_fails_in_one_line_naming_port_0(tmp_path: Path) -> None:
-    db, log = tmp_path / "emulator.db", tmp_path / "emulator.log"
-    process, first = start_emulator_process(db, tmp_path / "bootstrap.json")
+def test_a_restart_whose_port_is_taken_fails_in_one_line_naming_port_0_and_loses_nothing(tmp_path: Path) -> None:
+    db, log, bootstrap_file = tmp_path / "emulator.db", tmp_path / "emulator.log", tmp_path / "bootstrap.json"
+    process, first = start_emulator_process(db, bootstrap_file)
     stop(process)
     port = int(first["host"].rsplit(":", 1)[1])
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", port))
         holder.listen()
         with pytest.raises(RuntimeError, match="exited with status 1"):
-            start_emulator_process(db, tmp_path / "bootstrap.json", port=None, log_file=log)
+            start_emulator_process(db, bootstrap_file, port=None, log_file=log)
     assert log.read_text().strip().splitlines()[-1] == (
         f"astrokeys-emulator: port {port}, where the emulator on this database listened before, is in use: stop "
         "what holds it, or start with --port 0 for a free port (settings holding the old host then need the new one)"
     )
+
+    process, again = start_emulator_process(db, bootstrap_file, port=None)
+    stop(process)
+    assert (again["host"], again["apiToken"]) == (first["host"], first["apiToken"]), "the failed start lost nothing"
 
 
 def test_show_prints_one_field_of_the_running_emulators_bootstrap_file(tmp_path: Path) -> None:

@@ -242,8 +242,6 @@ class EmulatorServer:
         previous: dict[str, Any] = {}
         if self.bootstrap_file is not None:
             previous = read_bootstrap_file(self.bootstrap_file) or {}
-            # A stale file must not be mistaken for this start's.
-            self.bootstrap_file.unlink(missing_ok=True)
         store = Store(self.db_path)
         new_database = store.get_meta("primary_organization_id") is None
         stored_host = store.get_meta("host")
@@ -251,7 +249,14 @@ class EmulatorServer:
         if port is None:
             port = int(store.get_meta("port") or 0)
             if port:
-                _check_port_free(self.host, port)
+                try:
+                    _check_port_free(self.host, port)
+                except PortInUseError:
+                    store.close()
+                    raise  # the bootstrap file, and the token it holds, stay for the next start
+        if self.bootstrap_file is not None:
+            # A stale file must not be mistaken for this start's.
+            self.bootstrap_file.unlink(missing_ok=True)
         clock = Clock()
         service = Service(store, clock)
         kept = previous.get("apiToken")
