@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from ._dynamic import AstroResourceProvider
-from ._schema import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES
 
 if TYPE_CHECKING:
     from ._client import AstroClient
     from ._models import ApiToken
 
-__all__ = ["AstroResourceProvider", "DeploymentApiKeyProvider", "LOOKUP_OUTPUT_NAMES", "OUTPUT_NAMES"]
+__all__ = ["DeploymentApiKeyProvider", "lookup_outputs"]
 
 
 def lookup_outputs(token: ApiToken) -> dict[str, Any]:

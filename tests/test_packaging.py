@@ -31,8 +31,24 @@ def test_the_version_is_written_once() -> None:
 
 def test_dir_lists_the_lazily_loaded_names() -> None:
     names = dir(pulumi_astrokeys)
-    for lazy in ("AstroClient", "AstroSettings", "RetryPolicy", "resolve_settings"):
+    for lazy in ("AstroClient", "AstroSettings", "RetryPolicy"):
         assert lazy in names
+
+
+def test_every_public_name_resolves_and_internals_stay_inside() -> None:
+    for name in pulumi_astrokeys.__all__:
+        assert getattr(pulumi_astrokeys, name) is not None
+    for internal in ("DeploymentApiKeyProvider", "resolve_settings"):
+        assert internal not in pulumi_astrokeys.__all__
+        assert not hasattr(pulumi_astrokeys, internal)
+
+
+def test_every_error_the_package_raises_is_an_astrokeys_error() -> None:
+    public = [getattr(pulumi_astrokeys, name) for name in pulumi_astrokeys.__all__]
+    errors = [value for value in public if isinstance(value, type) and issubclass(value, BaseException)]
+    assert pulumi_astrokeys.AutonamingConflictError in errors
+    for error in errors:
+        assert issubclass(error, pulumi_astrokeys.AstroKeysError), error
 
 
 def test_astrokeys_emulator_without_its_extra_says_in_one_line_how_to_install_it() -> None:
