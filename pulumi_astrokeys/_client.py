@@ -43,7 +43,7 @@ from ._settings import AstroSettings, RequestSettings, resolve_request_settings,
 from ._transport import DeadlineTransport, proxy_for, request_deadline
 from ._version import __version__
 
-__all__ = ["AstroClient", "RetryPolicy"]
+__all__ = ["AstroClient", "RetryPolicy", "decode"]
 
 logger = logging.getLogger("pulumi_astrokeys")
 
@@ -216,19 +216,7 @@ class AstroClient:
     def get_deployment(self, deployment_id: str) -> Deployment:
         """Fetch one Deployment. Raises :class:`NotFoundError` when it does not exist."""
         response = self._request("GET", f"/deployments/{deployment_id}")
-        return _decode(Deployment, response)
-
-    def create_deployment(self, workspace_id: str, name: str, *, description: Optional[str] = None) -> Deployment:
-        """Create a Standard Deployment in a workspace (used by tests, examples and the emulator demo)."""
-        body: dict[str, Any] = {"type": "STANDARD", "name": name, "workspaceId": workspace_id}
-        if description:
-            body["description"] = description
-        response = self._request("POST", "/deployments", json=body)
-        return _decode(Deployment, response)
-
-    def delete_deployment(self, deployment_id: str) -> None:
-        """Delete a Deployment; Astro deletes its Deployment API tokens with it."""
-        self._request("DELETE", f"/deployments/{deployment_id}", not_found_after_retry_is_success=True)
+        return decode(Deployment, response)
 
     # -- Tokens ----------------------------------------------------------------------
 
@@ -262,7 +250,7 @@ class AstroClient:
             body["kind"] = kind
         response = self._request("POST", "/tokens", json=body)
         try:
-            return _decode(ApiToken, response)
+            return decode(ApiToken, response)
         except AstroAPIError as error:
             raise AmbiguousCreateError(
                 f"{error}, so the token it may have created is unknown", method=error.method, path=error.path
@@ -280,12 +268,12 @@ class AstroClient:
         """
         body = {"roles": [role.model_dump(by_alias=True, exclude_none=True) for role in roles]}
         response = self._request("POST", f"/tokens/{token_id}/roles", json=body, idempotent=True)
-        return _decode(SubjectRoles, response)
+        return decode(SubjectRoles, response)
 
     def get_token(self, token_id: str) -> ApiToken:
         """Fetch one token's metadata (never its secret)."""
         response = self._request("GET", f"/tokens/{token_id}")
-        return _decode(ApiToken, response)
+        return decode(ApiToken, response)
 
     def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = 100) -> Iterator[ApiToken]:
         """Every token with a role on the Deployment, following pages.
@@ -298,7 +286,7 @@ class AstroClient:
             response = self._request(
                 "GET", "/tokens", params={"deploymentId": deployment_id, "offset": offset, "limit": page_size}
             )
-            page = _decode(ApiTokensPage, response)
+            page = decode(ApiTokensPage, response)
             yield from page.tokens
             offset += len(page.tokens)
             if not page.tokens or offset >= page.total_count:
@@ -445,7 +433,7 @@ class AstroClient:
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _decode(model: type[_Model], response: httpx.Response) -> _Model:
+def decode(model: type[_Model], response: httpx.Response) -> _Model:
     """Parse a success answer; one that is not the documented JSON (a proxy's page, say) is an API error."""
     try:
         return model.model_validate_json(response.content)
