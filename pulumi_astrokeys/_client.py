@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import random
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Optional, TypeVar
+from typing import Any, Final, Optional, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -38,12 +37,12 @@ from ._errors import (
     describe_reason,
 )
 from ._models import ApiErrorBody, ApiToken, ApiTokenRole, ApiTokensPage, Deployment, SubjectRoles
-from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
+from ._ratelimit import RateLimiter, fingerprint
 from ._settings import AstroSettings, RequestSettings, resolve_request_settings, resolve_settings
 from ._transport import DeadlineTransport, proxy_for, request_deadline
 from ._version import __version__
 
-__all__ = ["AstroClient", "RetryPolicy", "decode"]
+__all__ = ["PROCESS_RATE_LIMITER", "AstroClient", "RetryPolicy", "decode"]
 
 logger = logging.getLogger("pulumi_astrokeys")
 
@@ -72,20 +71,18 @@ class RetryPolicy:
 
 
 _LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-# One pooled client per proxy URL (None: direct), for the life of the process.
-_shared_http_clients: dict[Optional[str], httpx.Client] = {}
-_shared_http_lock = threading.Lock()
-SHARED_RATE_LIMITER = RateLimiter(DOCUMENTED_LIMITS)
-"""The pacing every client of this process shares unless told otherwise: Astro counts
-requests per API token, however many clients send them."""
 
 
-def _shared_http_client(proxy: Optional[str]) -> httpx.Client:
-    with _shared_http_lock:
-        client = _shared_http_clients.get(proxy)
-        if client is None:
-            client = _shared_http_clients[proxy] = _new_http_client(DeadlineTransport(proxy=proxy, limits=_LIMITS))
-        return client
+class _ProcessRateLimiter:
+    """The default of :class:`AstroClient`'s ``rate_limits``: the process's one limiter."""
+
+    def __repr__(self) -> str:
+        return "the process's rate limiter"
+
+
+PROCESS_RATE_LIMITER: Final = _ProcessRateLimiter()
+"""Pace on the limiter every client of the process shares (:mod:`pulumi_astrokeys._runtime`):
+Astro counts requests per API token, however many clients send them."""
 
 
 def _new_http_client(transport: httpx.BaseTransport) -> httpx.Client:
@@ -122,36 +119,49 @@ class AstroClient:
     >>> token = client.create_deployment_token(deployment_id, name="ci")
     >>> token.token.get_secret_value()  # the secret, shown only once
 
-    ``transport`` swaps the HTTP transport (tests inject faults with it). ``rate_limits``
-    is the client-side pacing: :data:`SHARED_RATE_LIMITER` (the default, shared by every
-    client of the process), a :class:`RateLimiter` of the caller's, a mapping of requests per
-    second by method for a limiter of this client's own, or ``None`` for none. ``timeout`` bounds each
-    request as a whole (its ``read`` value is the deadline from the first byte sent to
-    the last byte of the answer), not only each read. The environment's proxies apply,
-    except to a loopback host, which is always reached directly.
+    The client owns its connection pool, as an ``httpx.Client`` does: close it with
+    :meth:`close` or use the client as a context manager. ``http_client`` brings an
+    ``httpx.Client`` of the caller's instead (the caller closes it), and ``transport`` swaps
+    the HTTP transport of the client's own (tests inject faults with it). ``rate_limits`` is
+    the client-side pacing: :data:`PROCESS_RATE_LIMITER` (the default, shared by every client
+    of the process), a :class:`RateLimiter` of the caller's, a mapping of requests per second
+    by method for a limiter of this client's own, or ``None`` for none. ``timeout`` bounds
+    each request as a whole (its ``read`` value is the deadline from the first byte sent to
+    the last byte of the answer), not only each read; the deadline needs the client's own
+    transport. The environment's proxies apply, except to a loopback host, which is always
+    reached directly.
     """
 
     def __init__(
         self,
         settings: AstroSettings,
         *,
+        http_client: Optional[httpx.Client] = None,
         transport: Optional[httpx.BaseTransport] = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
-        rate_limits: RateLimiter | Mapping[str, float] | None = SHARED_RATE_LIMITER,
+        rate_limits: RateLimiter | Mapping[str, float] | _ProcessRateLimiter | None = PROCESS_RATE_LIMITER,
     ) -> None:
+        if http_client is not None and transport is not None:
+            raise TypeError("give AstroClient an http_client or a transport, not both")
         self.settings = settings
-        self._http = (
-            _new_http_client(transport) if transport is not None else _shared_http_client(proxy_for(settings.host))
+        self._owns_http = http_client is None
+        self._http = http_client or _new_http_client(
+            transport or DeadlineTransport(proxy=proxy_for(settings.host), limits=_LIMITS)
         )
-        self._owns_http = transport is not None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._retry = retry
+        if isinstance(rate_limits, _ProcessRateLimiter):
+            from ._runtime import runtime
+
+            rate_limits = runtime.rate_limiter
         self._limiter: Optional[RateLimiter] = (
             rate_limits
             if rate_limits is None or isinstance(rate_limits, RateLimiter)
             else RateLimiter(rate_limits)
         )
+        # Computed once: the limiter keys its buckets by the token's digest, never the token.
+        self._pacing_key = fingerprint(settings.api_token.get_secret_value())
         self._server_clock_offset = 0.0
 
     @classmethod
@@ -201,7 +211,7 @@ class AstroClient:
         return f"AstroClient(host={self.settings.host!r}, organization_id={self.settings.organization_id!r})"
 
     def close(self) -> None:
-        """Close the connection pool, if this client has its own."""
+        """Close the client's connection pool (not an ``http_client`` the caller brought)."""
         if self._owns_http:
             self._http.close()
 
@@ -364,9 +374,8 @@ class AstroClient:
         attempt: int,
         idempotent: bool,
     ) -> httpx.Response:
-        token = self.settings.api_token.get_secret_value()
         if self._limiter is not None:
-            waited = self._limiter.wait(token, method)
+            waited = self._limiter.wait(self._pacing_key, method)
             if waited >= _NOTEWORTHY_WAIT:
                 logger.info("waited %.1f s to stay under the Astro API's rate limit for %s requests", waited, method)
         started = time.monotonic()
@@ -377,7 +386,7 @@ class AstroClient:
                     url,
                     json=json,
                     params=params,
-                    headers={"Authorization": f"Bearer {token}"},
+                    headers={"Authorization": f"Bearer {self.settings.api_token.get_secret_value()}"},
                     timeout=self._timeout,
                 )
         except _NOT_SENT_ERRORS as exc:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pulumi_astrokeys import _client
 from pulumi_astrokeys._client import AstroClient, RetryPolicy
 from pulumi_astrokeys._errors import NetworkError
 from pulumi_astrokeys._settings import AstroSettings, resolve_settings
@@ -86,11 +85,10 @@ def server() -> Iterator[LoopbackServer]:
 
 @pytest.fixture
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No proxy variable from the outside; fresh shared connection pools, so the test's variables count."""
+    """No proxy variable from the outside, so the test's variables count."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setattr(_client, "_shared_http_clients", {})
     return monkeypatch
 
 
