@@ -50,6 +50,17 @@ class _Runtime:
                 self._client = AstroClient.from_config(self.config)
             return self._client
 
+    def exit_grace(self) -> float:
+        """How long a provider whose engine is gone waits for its calls: three request timeouts
+        (the request in flight, then a clean-up's listing and delete)."""
+        from ._errors import AstroKeysError
+
+        try:
+            timeout = self.client().request_timeout
+        except AstroKeysError:
+            timeout = None
+        return 3 * (timeout or 30.0)
+
     def configure(self, config: Mapping[str, Any]) -> None:
         """Take new stack config; the next call builds a client from it."""
         with self._lock:
@@ -79,10 +90,12 @@ class AstroResourceProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
+        from ._engine import watch_engine_of_this_plugin
         from ._settings import CONFIG_KEYS
 
         _show_progress_in_pulumi_output()
         _runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
+        watch_engine_of_this_plugin(_runtime.exit_grace)
 
     @staticmethod
     def client() -> AstroClient:
@@ -92,10 +105,12 @@ class AstroResourceProvider(ResourceProvider):
     @staticmethod
     def run_step(step: Callable[[], _T]) -> _T:
         """Run a provider step; turn any failure of the package into one sentence, without a chained traceback."""
+        from ._engine import call_in_flight
         from ._errors import AstroKeysError, KeyOperationError
 
         try:
-            return step()
+            with call_in_flight():
+                return step()
         except AstroKeysError as error:
             raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
 
