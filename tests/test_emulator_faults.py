@@ -149,6 +149,17 @@ def test_a_hold_keeps_the_request_undone_until_released_then_does_it_even_if_the
     assert "after the client left" in names(emulator)
 
 
+def test_a_hold_released_with_drop_does_nothing_and_answers_nothing(emulator: Emulator) -> None:
+    hold = emulator.inject_fault("POST", CREATE_PATH, action="hold")
+    with ThreadPoolExecutor(1) as pool, emulator.client(timeout=30) as owner:
+        answer = pool.submit(owner.post, "/tokens", json=token_request(emulator, "never"))
+        emulator.wait_until_held(hold)
+        assert emulator.release(hold, drop=True)["dropped"] is True
+        with pytest.raises(httpx.TransportError):
+            answer.result()
+    assert "never" not in names(emulator)
+
+
 def test_commit_then_hold_does_the_work_and_keeps_the_answer_until_released(emulator: Emulator) -> None:
     hold = emulator.inject_fault("POST", CREATE_PATH, action="commit-then-hold")
     with ThreadPoolExecutor(1) as pool, emulator.client(timeout=30) as owner:

@@ -74,6 +74,12 @@ def control_routes(state: EmulatorState) -> list[Route]:
 
     async def release_hold(request: Request) -> Response:
         fault = _hold(request)
+        body = await read_json(request, empty={})
+        drop = body.get("drop", False) if isinstance(body, dict) else None
+        if not isinstance(drop, bool):
+            message = "drop must be true or false"
+            raise ApiError.bad_request(message, FieldError("drop", "invalid", message))
+        fault.dropped = drop
         fault.released.set()
         return json_response(fault.to_json())
 

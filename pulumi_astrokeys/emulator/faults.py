@@ -20,7 +20,8 @@ Actions:
   even if the client has gone: a request the server commits after the client gave up.
 - ``hold``: read the request and keep it until the test releases the fault
   (``POST /_emulator/faults/{id}/release``), then do the work even if the client has
-  gone; ``delaySeconds`` (default 600) bounds the wait. A test sees the request arrive
+  gone; ``delaySeconds`` (default 600) bounds the wait. Released with ``{"drop": true}``,
+  the held requests are dropped instead: nothing is done, no answer sent. A test sees the request arrive
   (``GET /_emulator/faults/{id}``: ``arrived``, ``held``), so it can act at that exact
   moment (kill the client, move the clock) instead of racing a delay.
 - ``commit-then-hold``: do the work, then hold the answer back until released.
@@ -74,6 +75,8 @@ class Fault:
     held: int = 0
     """Requests a hold keeps right now."""
     released: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False
+    """Released with ``drop``: the held requests end unanswered (a hold's undone)."""
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path)
@@ -96,6 +99,7 @@ class Fault:
             "arrived": self.arrived,
             "held": self.held,
             "released": self.released.is_set(),
+            "dropped": self.dropped,
         }
 
     @property

@@ -151,7 +151,10 @@ class EmulatorMiddleware:
         elif fault.action == "hold":
             replay = await self._buffered(receive)
             await self._held(fault)
-            await self._guarded(scope, replay, tagged, context)
+            if fault.dropped:
+                await drop_connection(send)
+            else:
+                await self._guarded(scope, replay, tagged, context)
         elif fault.action == "commit-then-hold":
             await self._guarded(scope, receive, self._holding(tagged, fault), context)
         else:  # pragma: no cover - parse_fault admits only the actions above
@@ -216,6 +219,10 @@ class EmulatorMiddleware:
         async def holding(message: Message) -> None:
             if message["type"] == "http.response.start":
                 await cls._held(fault)
+            if fault.dropped:
+                if message["type"] == "http.response.start":
+                    await drop_connection(send)
+                return
             await send(message)
 
         return holding

@@ -139,9 +139,10 @@ class Emulator:
                 raise TimeoutError(f"fault {fault_id} holds {fault['held']} request(s) after {timeout} s, not {count}")
             time.sleep(0.02)
 
-    def release(self, fault_id: str) -> dict[str, Any]:
-        """Let the requests a ``hold`` fault keeps go on (and any later ones pass at once)."""
-        return dict(self._call("POST", f"/faults/{fault_id}/release"))
+    def release(self, fault_id: str, *, drop: bool = False) -> dict[str, Any]:
+        """Let the requests a ``hold`` fault keeps go on (and any later ones pass at once); with
+        ``drop``, end them unanswered instead, nothing done (a ``commit-then-hold`` did its work)."""
+        return dict(self._call("POST", f"/faults/{fault_id}/release", {"drop": drop}))
 
     def hold_state(self, fault_id: str) -> dict[str, Any]:
         """A hold fault's state: ``arrived`` (requests it hit), ``held`` (kept now), ``released``."""
