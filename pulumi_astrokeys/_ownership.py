@@ -22,8 +22,9 @@ marker, the description request had not been committed, so any later commit is a
 past the bound and its create gives up. Either way no token is deleted while a create can
 still hand it over, and no token a create handed over carries a marker.
 
-A marker of an earlier release names no owner (:attr:`CreateMarker.owner` is ``None``)
-and earlier releases enforce no bound: such a token is only ever a suspect, for a person.
+A marker of an earlier release (or of a create given no owner) names none
+(:attr:`CreateMarker.owner` is ``None``), and earlier releases enforced no bound: such a
+token is only ever a suspect, for a person.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class CreateMarker:
 
     nonce: str
     owner: Optional[KeyOwner]
-    """``None`` for a marker of an earlier release, which named no owner."""
+    """``None`` for a marker that names no owner (an earlier release's, or a create given none)."""
     text: str
 
     @classmethod

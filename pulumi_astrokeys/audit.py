@@ -440,8 +440,8 @@ class _Classifier:
         if marker is not None and marker.owner is None:
             return (
                 SUSPECT,
-                "its description is the marker of a create of an earlier release of pulumi-astrokeys, "
-                "which names no stack",
+                "its description is a create marker that names no stack (an earlier release's, or of a create "
+                "given no owner), so nothing proves whose it is",
                 pending_urn,
             )
         if marker is not None and marker.owner is not None:
