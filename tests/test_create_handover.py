@@ -8,10 +8,11 @@ test acts while a request is held, never by racing a delay.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hold_support import call_while_held
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
@@ -43,6 +44,11 @@ def checked(provider: DeploymentApiKeyProvider, emulator: Emulator, **extra: Any
     return result.inputs
 
 
+def past_the_bound(emulator: Emulator) -> Callable[[], object]:
+    """Astro's clock moves past the commit bound of every create so far."""
+    return lambda: emulator.advance_clock(COMMIT_BOUND.total_seconds())
+
+
 def deployment_tokens(emulator: Emulator) -> list[dict[str, Any]]:
     return [t for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "DEPLOYMENT"]
 
@@ -53,15 +59,12 @@ def test_the_marker_names_the_stack_and_resource_until_the_description_is_set(
     inputs = checked(provider, emulator, **{OWNER_PROPERTY: OWNER})
     assert inputs[OWNER_PROPERTY] == OWNER, "check hands the owner on to create"
     hold = emulator.inject_fault("POST", DESCRIBE, action="hold")
+    seen: list[dict[str, Any]] = []
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(provider.create, inputs)
-        emulator.wait_until_held(hold)
-        (token,) = deployment_tokens(emulator)
-        marker = CreateMarker.parse(token["description"])
-        emulator.release(hold)
-        created = creating.result()
+    created = call_while_held(emulator, hold, lambda: provider.create(inputs), lambda: seen.extend(deployment_tokens(emulator))).result()
 
+    (token,) = seen
+    marker = CreateMarker.parse(token["description"])
     assert marker is not None and marker.owner == KeyOwner("shop", "staging", "ci")
     assert token["description"].endswith(" for stack shop/staging, resource ci")
     assert [(t["id"], t["description"]) for t in deployment_tokens(emulator)] == [(created.id, "CI deploys")]
@@ -72,13 +75,12 @@ def test_a_urn_names_the_owner_as_well(emulator: Emulator, settings: AstroSettin
     urn = "urn:pulumi:prod::shop::my:component$pulumi-python:dynamic/astrokeys:DeploymentApiKey::deploy::blue"
     props = {"deployment_id": emulator.deployment_ids[0], "name": "deploy"}
 
-    with ThreadPoolExecutor(1) as pool, AstroClient(settings) as client:
-        creating = pool.submit(create_key, client, props, owner=urn)
-        emulator.wait_until_held(hold)
-        (token,) = deployment_tokens(emulator)
-        emulator.release(hold)
-        creating.result()
+    seen: list[dict[str, Any]] = []
+    with AstroClient(settings) as client:
+        creating = lambda: create_key(client, props, owner=urn)  # noqa: E731
+        call_while_held(emulator, hold, creating, lambda: seen.extend(deployment_tokens(emulator))).result()
 
+    (token,) = seen
     marker = CreateMarker.parse(token["description"])
     assert marker is not None and marker.owner == KeyOwner("shop", "prod", "deploy::blue")
 
@@ -89,13 +91,9 @@ def test_a_description_answered_past_the_commit_bound_is_not_handed_over_and_the
     inputs = checked(provider, emulator, **{OWNER_PROPERTY: OWNER})
     hold = emulator.inject_fault("POST", DESCRIBE, action="hold")
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(provider.create, inputs)
-        emulator.wait_until_held(hold)
-        emulator.advance_clock(COMMIT_BOUND.total_seconds())
-        emulator.release(hold)
-        with pytest.raises(KeyOperationError) as refused:
-            creating.result()
+    creating = call_while_held(emulator, hold, lambda: provider.create(inputs), past_the_bound(emulator))
+    with pytest.raises(KeyOperationError) as refused:
+        creating.result()
 
     message = str(refused.value)
     assert "Could not create Deployment API key 'ci'" in message and "Astro's clock passed" in message
@@ -109,13 +107,9 @@ def test_a_token_answered_past_the_commit_bound_gets_no_description_request(
     inputs = checked(provider, emulator, **{OWNER_PROPERTY: OWNER})
     hold = emulator.inject_fault("POST", CREATE, action="commit-then-hold")
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(provider.create, inputs)
-        emulator.wait_until_held(hold)
-        emulator.advance_clock(COMMIT_BOUND.total_seconds())
-        emulator.release(hold)
-        with pytest.raises(KeyOperationError, match="Astro's clock passed"):
-            creating.result()
+    creating = call_while_held(emulator, hold, lambda: provider.create(inputs), past_the_bound(emulator))
+    with pytest.raises(KeyOperationError, match="Astro's clock passed"):
+        creating.result()
 
     assert deployment_tokens(emulator) == []
     assert [r["method"] for r in emulator.requests() if r["path"].rsplit("/", 2)[-2] == "tokens"] == ["DELETE"]
@@ -127,14 +121,11 @@ def test_a_create_without_an_owner_writes_a_marker_that_names_none(
     inputs = checked(provider, emulator)
     assert OWNER_PROPERTY not in inputs
     hold = emulator.inject_fault("POST", DESCRIBE, action="hold")
+    seen: list[dict[str, Any]] = []
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(provider.create, inputs)
-        emulator.wait_until_held(hold)
-        (token,) = deployment_tokens(emulator)
-        emulator.release(hold)
-        creating.result()
+    call_while_held(emulator, hold, lambda: provider.create(inputs), lambda: seen.extend(deployment_tokens(emulator))).result()
 
+    (token,) = seen
     marker = CreateMarker.parse(token["description"])
     assert marker is not None and marker.owner is None
 

@@ -13,11 +13,11 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from grpc_provider import DynamicProviderProcess, ProviderError, emulator_provider_process
+from hold_support import call_while_held
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys._engine import EngineWatch
@@ -69,13 +69,9 @@ def test_a_create_whose_engine_dies_before_its_description_deletes_its_token_and
     assert failures == []
     hold = emulator.inject_fault("POST", DESCRIBE, action="hold")
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(server.create, URN, checked)
-        emulator.wait_until_held(hold)
-        server.engine_dies()
-        emulator.release(hold)
-        with pytest.raises(ProviderError):  # no key is handed over (the answer may not even be sent)
-            creating.result()
+    creating = call_while_held(emulator, hold, lambda: server.create(URN, checked), server.engine_dies)
+    with pytest.raises(ProviderError):  # no key is handed over (the answer may not even be sent)
+        creating.result()
 
     assert deployment_tokens(emulator) == [], "nobody would ever receive that token's secret"
     assert server.wait_for_exit(3 * TIMEOUT) is not None, "the provider outlived its engine"
@@ -90,13 +86,9 @@ def test_a_create_whose_engine_dies_while_its_token_is_answered_gives_it_no_desc
     checked, _ = server.check(URN, {}, inputs(emulator))
     hold = emulator.inject_fault("POST", r"/tokens$", action="commit-then-hold")
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(server.create, URN, checked)
-        emulator.wait_until_held(hold)
-        server.engine_dies()
-        emulator.release(hold)
-        with pytest.raises(ProviderError):
-            creating.result()
+    creating = call_while_held(emulator, hold, lambda: server.create(URN, checked), server.engine_dies)
+    with pytest.raises(ProviderError):
+        creating.result()
 
     assert deployment_tokens(emulator) == []
     writes = [(r["method"], r["status"]) for r in emulator.requests() if r["method"] in ("POST", "DELETE")]
@@ -111,15 +103,17 @@ def test_a_create_lost_after_its_engine_died_is_not_tried_again_and_a_late_commi
     checked, _ = server.check(URN, {}, inputs(emulator))
     hold = emulator.inject_fault("POST", r"/tokens$", action="hold")
 
-    with ThreadPoolExecutor(1) as pool:
-        creating = pool.submit(server.create, URN, checked)
-        emulator.wait_until_held(hold)
+    def engine_dies_and_the_provider_gives_up() -> None:
         server.engine_dies()
         # The request times out; with its engine gone the provider makes no second attempt, and
         # its clean-up finds nothing yet: the server has not committed the held create.
         assert server.wait_for_exit(3 * TIMEOUT) is not None, "the provider outlived its engine"
-        with pytest.raises(ProviderError):
-            creating.result()
+
+    creating = call_while_held(
+        emulator, hold, lambda: server.create(URN, checked), engine_dies_and_the_provider_gives_up, release=False
+    )
+    with pytest.raises(ProviderError):
+        creating.result()
     assert emulator.hold_state(hold)["arrived"] == 1, "no second attempt for an engine that is gone"
     assert deployment_tokens(emulator) == []
 
@@ -147,7 +141,7 @@ def test_the_watch_waits_for_the_calls_in_flight_and_no_longer_than_its_grace() 
         engine.watch(os.fdopen(read_end, "rb", buffering=0), grace=lambda: 60.0, exit_process=lambda _: exited.set())
         os.close(write_end)
         while not engine.gone():
-            assert not exited.is_set()
+            time.sleep(0.01)
         assert not exited.wait(0.2), "a call in flight keeps the process"
     assert exited.wait(10)
 
