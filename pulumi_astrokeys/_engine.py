@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import BinaryIO
 
-__all__ = ["EngineWatch", "call_in_flight", "engine_gone", "watch_engine_of_this_plugin"]
+__all__ = ["EngineWatch", "call_in_flight", "engine_gone", "watch_engine_of_this_plugin", "watch_engine_stdin"]
 
 logger = logging.getLogger("pulumi_astrokeys")
 
@@ -121,8 +121,16 @@ def watch_engine_of_this_plugin(grace: Callable[[], float]) -> None:
     the provider in its own process, or a provider run by hand is left alone.
     """
     main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    if getattr(main_spec, "name", None) != "pulumi.dynamic.__main__":
-        return
+    if getattr(main_spec, "name", None) == "pulumi.dynamic.__main__":
+        watch_engine_stdin(grace)
+
+
+def watch_engine_stdin(grace: Callable[[], float]) -> None:
+    """Watch this process's stdin, once, if it is a pipe: what an engine gives each plugin it starts.
+
+    For a plugin's own entry point (a packaged provider's ``main``); its calls count as in
+    flight through :func:`call_in_flight`.
+    """
     try:
         if not stat.S_ISFIFO(os.fstat(0).st_mode):
             return
