@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -49,11 +49,25 @@ def inputs(emulator: Emulator) -> dict[str, Any]:
     }
 
 
-def wait_for_token(emulator: Emulator) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while not deployment_tokens(emulator):
-        assert time.monotonic() < deadline, "the held create was never committed"
+def engine_dies(server: DynamicProviderProcess) -> Callable[[], None]:
+    """The engine dies, and the test waits until the provider has noticed (the line it writes then)."""
+
+    def dies() -> None:
+        server.engine_dies()
+        wait_for(lambda: "the Pulumi engine that ran this provider is gone" in server.stderr_text())
+
+    return dies
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
+
+
+def wait_for_token(emulator: Emulator) -> dict[str, Any]:
+    wait_for(lambda: deployment_tokens(emulator))
     (token,) = deployment_tokens(emulator)
     return token
 
@@ -69,7 +83,7 @@ def test_a_create_whose_engine_dies_before_its_description_deletes_its_token_and
     assert failures == []
     hold = emulator.inject_fault("POST", DESCRIBE, action="hold")
 
-    creating = call_while_held(emulator, hold, lambda: server.create(URN, checked), server.engine_dies)
+    creating = call_while_held(emulator, hold, lambda: server.create(URN, checked), engine_dies(server))
     with pytest.raises(ProviderError):  # no key is handed over (the answer may not even be sent)
         creating.result()
 
@@ -86,7 +100,7 @@ def test_a_create_whose_engine_dies_while_its_token_is_answered_gives_it_no_desc
     checked, _ = server.check(URN, {}, inputs(emulator))
     hold = emulator.inject_fault("POST", r"/tokens$", action="commit-then-hold")
 
-    creating = call_while_held(emulator, hold, lambda: server.create(URN, checked), server.engine_dies)
+    creating = call_while_held(emulator, hold, lambda: server.create(URN, checked), engine_dies(server))
     with pytest.raises(ProviderError):
         creating.result()
 
