@@ -70,6 +70,12 @@ class RetryPolicy:
     max_elapsed: float = 120.0
 
 
+TOKEN_ORDER: tuple[str, ...] = ("createdAt:asc", "name:asc", "description:asc")
+"""The order the token listing asks for (the API's ``sorts``): oldest first. Without one the
+API promises no order, and pages by offset need a stable one."""
+TOKEN_PAGE = 100
+_LISTING_ATTEMPTS = 5
+
 _LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
 
 
@@ -285,27 +291,57 @@ class AstroClient:
         response = self._request("GET", f"/tokens/{token_id}")
         return decode(ApiToken, response)
 
-    def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = 100) -> Iterator[ApiToken]:
-        """Every token with a role on the Deployment, following pages.
+    def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = TOKEN_PAGE) -> Iterator[ApiToken]:
+        """Every token with a role on the Deployment, oldest first (see :meth:`list_tokens_on`)."""
+        return iter(self.list_tokens_on(deployment_id, page_size=page_size))
+
+    def list_tokens_on(self, deployment_id: str, *, page_size: int = TOKEN_PAGE) -> list[ApiToken]:
+        """Every token with a role on the Deployment, oldest first, collected whole before it is returned.
 
         The API includes organization and workspace tokens with a role on the
         Deployment; :meth:`list_deployment_tokens` keeps only the Deployment's own.
+        Pages are asked in :data:`TOKEN_ORDER` and overlap by one token: when the token
+        that ended a page does not begin the next one, someone deleted (or renamed) a
+        token between the two pages, so an offset no longer means what it did, and the
+        listing starts over (at most :data:`_LISTING_ATTEMPTS` times).
         """
+        if page_size < 2:
+            raise ValueError("page_size must be at least 2: pages overlap by one token")
+        for _ in range(_LISTING_ATTEMPTS):
+            listed = self._tokens_in_one_pass(deployment_id, page_size)
+            if listed is not None:
+                return listed
+            logger.info("the tokens of Deployment %s changed while they were listed; listing them again", deployment_id)
+        raise AstroAPIError(
+            f"GET /tokens of Deployment {deployment_id}: its tokens changed under every one of {_LISTING_ATTEMPTS} "
+            "listings, so no complete listing could be had",
+            method="GET",
+            path="/tokens",
+        )
+
+    def _tokens_in_one_pass(self, deployment_id: str, page_size: int) -> Optional[list[ApiToken]]:
+        """One pass over the pages; ``None`` when they no longer join (the listing shifted)."""
+        listed: list[ApiToken] = []
         offset = 0
         while True:
-            response = self._request(
-                "GET", "/tokens", params={"deploymentId": deployment_id, "offset": offset, "limit": page_size}
-            )
-            page = decode(ApiTokensPage, response)
-            yield from page.tokens
-            offset += len(page.tokens)
-            if not page.tokens or offset >= page.total_count:
-                return
+            params = {"deploymentId": deployment_id, "offset": offset, "limit": page_size, "sorts": list(TOKEN_ORDER)}
+            page = decode(ApiTokensPage, self._request("GET", "/tokens", params=params))
+            fresh = page.tokens
+            if listed:
+                if not fresh or fresh[0].id != listed[-1].id:
+                    return None
+                fresh = fresh[1:]
+            listed.extend(fresh)
+            if not fresh or offset + len(page.tokens) >= page.total_count:
+                return listed
+            offset += len(page.tokens) - 1
 
-    def list_deployment_tokens(self, deployment_id: str) -> list[ApiToken]:
-        """The Deployment API tokens (``scope: DEPLOYMENT``) of one Deployment."""
+    def list_deployment_tokens(self, deployment_id: str, *, page_size: int = TOKEN_PAGE) -> list[ApiToken]:
+        """The Deployment API tokens (``scope: DEPLOYMENT``) of one Deployment, oldest first."""
         return [
-            token for token in self.iter_deployment_tokens(deployment_id) if token.is_scoped_to_deployment(deployment_id)
+            token
+            for token in self.list_tokens_on(deployment_id, page_size=page_size)
+            if token.is_scoped_to_deployment(deployment_id)
         ]
 
     def delete_token(self, token_id: str) -> None:

@@ -53,10 +53,12 @@ class AstroResourceProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
+        from ._engine import watch_engine_of_this_plugin
         from ._settings import CONFIG_KEYS
 
         _show_progress_in_pulumi_output()
         runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
+        watch_engine_of_this_plugin(runtime.exit_grace)
 
     @staticmethod
     def client() -> AstroClient:
@@ -66,10 +68,12 @@ class AstroResourceProvider(ResourceProvider):
     @staticmethod
     def run_step(step: Callable[[], _T]) -> _T:
         """Run a provider step; turn any failure of the package into one sentence, without a chained traceback."""
+        from ._engine import call_in_flight
         from ._errors import AstroKeysError, KeyOperationError
 
         try:
-            return step()
+            with call_in_flight():
+                return step()
         except AstroKeysError as error:
             raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
 

@@ -39,6 +39,17 @@ class Runtime:
                 self._client = AstroClient.from_config(self.config, rate_limits=self.rate_limiter)
             return self._client
 
+    def exit_grace(self) -> float:
+        """How long a provider whose engine is gone waits for its calls: three request timeouts
+        (the request in flight, then a clean-up's listing and delete)."""
+        from ._errors import AstroKeysError
+
+        try:
+            timeout = self.client().request_timeout
+        except AstroKeysError:
+            timeout = None
+        return 3 * (timeout or 30.0)
+
     def configure(self, config: Mapping[str, Any]) -> None:
         """Take new stack config; the next call builds a client from it."""
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -121,6 +122,59 @@ def test_a_delay_waits_then_handles_the_request(emulator: Emulator) -> None:
         owner.get("/deployments")
     assert response.status_code == 200 and elapsed >= 0.4
     assert [r["fault"] for r in emulator.requests()] == ["delay", None]
+
+
+def test_a_hold_keeps_the_request_undone_until_released_then_does_it_even_if_the_client_has_gone(
+    emulator: Emulator,
+) -> None:
+    hold = emulator.inject_fault("POST", CREATE_PATH, action="hold")
+    with ThreadPoolExecutor(1) as pool, emulator.client(timeout=30) as owner:
+        answer = pool.submit(owner.post, "/tokens", json=token_request(emulator, "held"))
+        state = emulator.wait_until_held(hold)
+        assert (state["arrived"], state["held"], state["released"]) == (1, 1, False)
+        assert "held" not in names(emulator), "nothing is done while the request is held"
+        emulator.release(hold)
+        assert answer.result().status_code == 200
+    assert names(emulator) == ["held"] and emulator.hold_state(hold)["held"] == 0
+
+    gone = emulator.inject_fault("POST", CREATE_PATH, action="hold")
+    with emulator.client(timeout=0.3) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            impatient.post("/tokens", json=token_request(emulator, "after the client left"))
+    emulator.release(gone)
+    deadline = time.monotonic() + 10
+    while "after the client left" not in names(emulator) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "after the client left" in names(emulator)
+
+
+def test_a_hold_released_with_drop_does_nothing_and_answers_nothing(emulator: Emulator) -> None:
+    hold = emulator.inject_fault("POST", CREATE_PATH, action="hold")
+    with ThreadPoolExecutor(1) as pool, emulator.client(timeout=30) as owner:
+        answer = pool.submit(owner.post, "/tokens", json=token_request(emulator, "never"))
+        emulator.wait_until_held(hold)
+        assert emulator.release(hold, drop=True)["dropped"] is True
+        with pytest.raises(httpx.TransportError):
+            answer.result()
+    assert "never" not in names(emulator)
+
+
+def test_commit_then_hold_does_the_work_and_keeps_the_answer_until_released(emulator: Emulator) -> None:
+    hold = emulator.inject_fault("POST", CREATE_PATH, action="commit-then-hold")
+    with ThreadPoolExecutor(1) as pool, emulator.client(timeout=30) as owner:
+        answer = pool.submit(owner.post, "/tokens", json=token_request(emulator, "committed"))
+        emulator.wait_until_held(hold)
+        assert names(emulator) == ["committed"] and not answer.done()
+        emulator.release(hold)
+        assert answer.result().status_code == 200
+
+
+def test_holds_cannot_be_drawn_by_chaos_and_an_unknown_hold_is_404(emulator: Emulator) -> None:
+    response = httpx.post(
+        f"{emulator.host}/_emulator/chaos", json={"probability": 1, "actions": [{"action": "hold"}]}, trust_env=False
+    )
+    assert response.status_code == 400
+    assert httpx.get(f"{emulator.host}/_emulator/faults/cnosuchfault000000000000", trust_env=False).status_code == 404
 
 
 def test_a_fault_hits_only_its_method_and_path(emulator: Emulator) -> None:
