@@ -2,8 +2,7 @@
 
 Names: floor (``up``/``destroy`` of 200 keys, the create marker's cost, the provider's
 memory), shared (two stacks sharing one API token), preview (unchanged keys), overhead
-(one provider call), startup (imports), startup-deps (only the check that the
-provider's path imports none of the emulator's dependencies). All run on the real
+(one provider call), startup (imports). All run on the real
 Pulumi CLI (``make pulumi``) but overhead and startup, which drive the provider process
 directly.
 """
@@ -26,7 +25,6 @@ def _registry() -> dict[str, Callable[[], list[Figure]]]:
         "preview": preview_cost.run,
         "overhead": provider_overhead.run,
         "startup": startup.run,
-        "startup-deps": startup.run_dependency_check,
     }
 
 

@@ -25,7 +25,8 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ResourceProvid
 from pulumi.runtime import rpc
 
 from pulumi_astrokeys._pickling import pickler_restored
-from pulumi_astrokeys.provider import OUTPUT_NAMES, DeploymentApiKeyProvider
+from pulumi_astrokeys._schema import OUTPUT_NAMES
+from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
 __all__ = ["NoopKey", "NoopKeyProvider", "OnePostKey", "OnePostKeyProvider"]
 

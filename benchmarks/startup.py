@@ -54,22 +54,6 @@ def _sample(kind: str, blob: str) -> dict[str, Any]:
     return sample
 
 
-def _emulator_modules(blob: str) -> list[str]:
-    loaded: set[str] = set()
-    for kind in ("pulumi_astrokeys", "provider_process"):
-        loaded.update(_sample(kind, blob)["emulator_modules"])
-    return sorted(loaded)
-
-
-def run_dependency_check() -> list[Figure]:
-    """Only the check that neither path loads the emulator's dependencies."""
-    loaded = _emulator_modules(serialize_provider(DeploymentApiKeyProvider()))
-    figure = report(Figure("startup.emulator_modules_imported", len(loaded), 0))
-    if loaded:
-        note("imported: " + ", ".join(loaded))
-    return [figure]
-
-
 def run() -> list[Figure]:
     repetitions = 5 if quick() else 30
     blob = serialize_provider(DeploymentApiKeyProvider())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._autonaming import AutonamingConflictError
 from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
@@ -30,12 +31,11 @@ from ._errors import (
 )
 from ._version import __version__
 from .lookups import CreatedBy, DeploymentApiKeyInfo, list_deployment_api_keys, list_deployment_api_keys_output
-from .provider import DeploymentApiKeyProvider
 from .resource import DagRoleArgs, DeploymentApiKey, DeploymentApiKeyArgs
 
 if TYPE_CHECKING:
     from ._client import AstroClient, RetryPolicy
-    from ._settings import AstroSettings, resolve_settings
+    from ._settings import AstroSettings
 
 __all__ = [
     "APIStatusError",
@@ -44,6 +44,7 @@ __all__ = [
     "AstroClient",
     "AstroKeysError",
     "AstroSettings",
+    "AutonamingConflictError",
     "ConfigurationError",
     "CreatedBy",
     "DagRoleArgs",
@@ -51,7 +52,6 @@ __all__ = [
     "DeploymentApiKey",
     "DeploymentApiKeyArgs",
     "DeploymentApiKeyInfo",
-    "DeploymentApiKeyProvider",
     "FieldError",
     "ForbiddenError",
     "InvalidRequestError",
@@ -65,14 +65,12 @@ __all__ = [
     "__version__",
     "list_deployment_api_keys",
     "list_deployment_api_keys_output",
-    "resolve_settings",
 ]
 
 _LAZY = {
     "AstroClient": "._client",
     "RetryPolicy": "._client",
     "AstroSettings": "._settings",
-    "resolve_settings": "._settings",
 }
 
 

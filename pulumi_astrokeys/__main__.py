@@ -1,4 +1,4 @@
-"""``python -m pulumi_astrokeys``: the ``astrokeys`` command (``audit``)."""
+"""``python -m pulumi_astrokeys``: the ``astrokeys`` command (``audit``, ``delete-key``)."""
 
 from .cli import run
 

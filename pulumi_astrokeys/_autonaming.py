@@ -21,14 +21,19 @@ from typing import Any, Optional
 
 import pulumi
 
+from ._errors import AstroKeysError
+
 __all__ = ["AutonamingConflictError", "autonaming_conflict", "refuse_delete_first_autonaming"]
 
 _RANDOM_PART = re.compile(r"\$\{(?:hex|alphanum|string|num)\(\d+\)\}|\$\{uuid\}")
 _DELETE_FIRST_MODES = ("verbatim", "disabled")
 
 
-class AutonamingConflictError(pulumi.RunError):
-    """The stack's ``pulumi:autonaming`` config would make Pulumi delete keys before replacing them."""
+class AutonamingConflictError(AstroKeysError, pulumi.RunError):
+    """The stack's ``pulumi:autonaming`` config would make Pulumi delete keys before replacing them.
+
+    A :class:`pulumi.RunError` too, so Pulumi prints its sentence without a traceback.
+    """
 
 
 def autonaming_conflict(config: Optional[Mapping[str, Any]], type_token: str) -> Optional[str]:

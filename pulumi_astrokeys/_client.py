@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import random
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Optional, TypeVar
+from typing import Any, Final, Optional, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -38,12 +37,12 @@ from ._errors import (
     describe_reason,
 )
 from ._models import ApiErrorBody, ApiToken, ApiTokenRole, ApiTokensPage, Deployment, SubjectRoles
-from ._ratelimit import DOCUMENTED_LIMITS, RateLimiter
+from ._ratelimit import RateLimiter, fingerprint
 from ._settings import AstroSettings, RequestSettings, resolve_request_settings, resolve_settings
 from ._transport import DeadlineTransport, proxy_for, request_deadline
 from ._version import __version__
 
-__all__ = ["AstroClient", "RetryPolicy"]
+__all__ = ["PROCESS_RATE_LIMITER", "AstroClient", "RetryPolicy", "decode"]
 
 logger = logging.getLogger("pulumi_astrokeys")
 
@@ -71,21 +70,25 @@ class RetryPolicy:
     max_elapsed: float = 120.0
 
 
+TOKEN_ORDER: tuple[str, ...] = ("createdAt:asc", "name:asc", "description:asc")
+"""The order the token listing asks for (the API's ``sorts``): oldest first. Without one the
+API promises no order, and pages by offset need a stable one."""
+TOKEN_PAGE = 100
+_LISTING_ATTEMPTS = 5
+
 _LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-# One pooled client per proxy URL (None: direct), for the life of the process.
-_shared_http_clients: dict[Optional[str], httpx.Client] = {}
-_shared_http_lock = threading.Lock()
-SHARED_RATE_LIMITER = RateLimiter(DOCUMENTED_LIMITS)
-"""The pacing every client of this process shares unless told otherwise: Astro counts
-requests per API token, however many clients send them."""
 
 
-def _shared_http_client(proxy: Optional[str]) -> httpx.Client:
-    with _shared_http_lock:
-        client = _shared_http_clients.get(proxy)
-        if client is None:
-            client = _shared_http_clients[proxy] = _new_http_client(DeadlineTransport(proxy=proxy, limits=_LIMITS))
-        return client
+class _ProcessRateLimiter:
+    """The default of :class:`AstroClient`'s ``rate_limits``: the process's one limiter."""
+
+    def __repr__(self) -> str:
+        return "the process's rate limiter"
+
+
+PROCESS_RATE_LIMITER: Final = _ProcessRateLimiter()
+"""Pace on the limiter every client of the process shares (:mod:`pulumi_astrokeys._runtime`):
+Astro counts requests per API token, however many clients send them."""
 
 
 def _new_http_client(transport: httpx.BaseTransport) -> httpx.Client:
@@ -122,36 +125,49 @@ class AstroClient:
     >>> token = client.create_deployment_token(deployment_id, name="ci")
     >>> token.token.get_secret_value()  # the secret, shown only once
 
-    ``transport`` swaps the HTTP transport (tests inject faults with it). ``rate_limits``
-    is the client-side pacing: :data:`SHARED_RATE_LIMITER` (the default, shared by every
-    client of the process), a :class:`RateLimiter` of the caller's, a mapping of requests per
-    second by method for a limiter of this client's own, or ``None`` for none. ``timeout`` bounds each
-    request as a whole (its ``read`` value is the deadline from the first byte sent to
-    the last byte of the answer), not only each read. The environment's proxies apply,
-    except to a loopback host, which is always reached directly.
+    The client owns its connection pool, as an ``httpx.Client`` does: close it with
+    :meth:`close` or use the client as a context manager. ``http_client`` brings an
+    ``httpx.Client`` of the caller's instead (the caller closes it), and ``transport`` swaps
+    the HTTP transport of the client's own (tests inject faults with it). ``rate_limits`` is
+    the client-side pacing: :data:`PROCESS_RATE_LIMITER` (the default, shared by every client
+    of the process), a :class:`RateLimiter` of the caller's, a mapping of requests per second
+    by method for a limiter of this client's own, or ``None`` for none. ``timeout`` bounds
+    each request as a whole (its ``read`` value is the deadline from the first byte sent to
+    the last byte of the answer), not only each read; the deadline needs the client's own
+    transport. The environment's proxies apply, except to a loopback host, which is always
+    reached directly.
     """
 
     def __init__(
         self,
         settings: AstroSettings,
         *,
+        http_client: Optional[httpx.Client] = None,
         transport: Optional[httpx.BaseTransport] = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
-        rate_limits: RateLimiter | Mapping[str, float] | None = SHARED_RATE_LIMITER,
+        rate_limits: RateLimiter | Mapping[str, float] | _ProcessRateLimiter | None = PROCESS_RATE_LIMITER,
     ) -> None:
+        if http_client is not None and transport is not None:
+            raise TypeError("give AstroClient an http_client or a transport, not both")
         self.settings = settings
-        self._http = (
-            _new_http_client(transport) if transport is not None else _shared_http_client(proxy_for(settings.host))
+        self._owns_http = http_client is None
+        self._http = http_client or _new_http_client(
+            transport or DeadlineTransport(proxy=proxy_for(settings.host), limits=_LIMITS)
         )
-        self._owns_http = transport is not None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._retry = retry
+        if isinstance(rate_limits, _ProcessRateLimiter):
+            from ._runtime import runtime
+
+            rate_limits = runtime.rate_limiter
         self._limiter: Optional[RateLimiter] = (
             rate_limits
             if rate_limits is None or isinstance(rate_limits, RateLimiter)
             else RateLimiter(rate_limits)
         )
+        # Computed once: the limiter keys its buckets by the token's digest, never the token.
+        self._pacing_key = fingerprint(settings.api_token.get_secret_value())
         self._server_clock_offset = 0.0
 
     @classmethod
@@ -202,7 +218,7 @@ class AstroClient:
         return f"AstroClient(host={self.settings.host!r}, organization_id={self.settings.organization_id!r})"
 
     def close(self) -> None:
-        """Close the connection pool, if this client has its own."""
+        """Close the client's connection pool (not an ``http_client`` the caller brought)."""
         if self._owns_http:
             self._http.close()
 
@@ -217,19 +233,7 @@ class AstroClient:
     def get_deployment(self, deployment_id: str) -> Deployment:
         """Fetch one Deployment. Raises :class:`NotFoundError` when it does not exist."""
         response = self._request("GET", f"/deployments/{deployment_id}")
-        return _decode(Deployment, response)
-
-    def create_deployment(self, workspace_id: str, name: str, *, description: Optional[str] = None) -> Deployment:
-        """Create a Standard Deployment in a workspace (used by tests, examples and the emulator demo)."""
-        body: dict[str, Any] = {"type": "STANDARD", "name": name, "workspaceId": workspace_id}
-        if description:
-            body["description"] = description
-        response = self._request("POST", "/deployments", json=body)
-        return _decode(Deployment, response)
-
-    def delete_deployment(self, deployment_id: str) -> None:
-        """Delete a Deployment; Astro deletes its Deployment API tokens with it."""
-        self._request("DELETE", f"/deployments/{deployment_id}", not_found_after_retry_is_success=True)
+        return decode(Deployment, response)
 
     # -- Tokens ----------------------------------------------------------------------
 
@@ -263,7 +267,7 @@ class AstroClient:
             body["kind"] = kind
         response = self._request("POST", "/tokens", json=body)
         try:
-            return _decode(ApiToken, response)
+            return decode(ApiToken, response)
         except AstroAPIError as error:
             raise AmbiguousCreateError(
                 f"{error}, so the token it may have created is unknown", method=error.method, path=error.path
@@ -281,34 +285,64 @@ class AstroClient:
         """
         body = {"roles": [role.model_dump(by_alias=True, exclude_none=True) for role in roles]}
         response = self._request("POST", f"/tokens/{token_id}/roles", json=body, idempotent=True)
-        return _decode(SubjectRoles, response)
+        return decode(SubjectRoles, response)
 
     def get_token(self, token_id: str) -> ApiToken:
         """Fetch one token's metadata (never its secret)."""
         response = self._request("GET", f"/tokens/{token_id}")
-        return _decode(ApiToken, response)
+        return decode(ApiToken, response)
 
-    def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = 100) -> Iterator[ApiToken]:
-        """Every token with a role on the Deployment, following pages.
+    def iter_deployment_tokens(self, deployment_id: str, *, page_size: int = TOKEN_PAGE) -> Iterator[ApiToken]:
+        """Every token with a role on the Deployment, oldest first (see :meth:`list_tokens_on`)."""
+        return iter(self.list_tokens_on(deployment_id, page_size=page_size))
+
+    def list_tokens_on(self, deployment_id: str, *, page_size: int = TOKEN_PAGE) -> list[ApiToken]:
+        """Every token with a role on the Deployment, oldest first, collected whole before it is returned.
 
         The API includes organization and workspace tokens with a role on the
         Deployment; :meth:`list_deployment_tokens` keeps only the Deployment's own.
+        Pages are asked in :data:`TOKEN_ORDER` and overlap by one token: when the token
+        that ended a page does not begin the next one, someone deleted (or renamed) a
+        token between the two pages, so an offset no longer means what it did, and the
+        listing starts over (at most :data:`_LISTING_ATTEMPTS` times).
         """
+        if page_size < 2:
+            raise ValueError("page_size must be at least 2: pages overlap by one token")
+        for _ in range(_LISTING_ATTEMPTS):
+            listed = self._tokens_in_one_pass(deployment_id, page_size)
+            if listed is not None:
+                return listed
+            logger.info("the tokens of Deployment %s changed while they were listed; listing them again", deployment_id)
+        raise AstroAPIError(
+            f"GET /tokens of Deployment {deployment_id}: its tokens changed under every one of {_LISTING_ATTEMPTS} "
+            "listings, so no complete listing could be had",
+            method="GET",
+            path="/tokens",
+        )
+
+    def _tokens_in_one_pass(self, deployment_id: str, page_size: int) -> Optional[list[ApiToken]]:
+        """One pass over the pages; ``None`` when they no longer join (the listing shifted)."""
+        listed: list[ApiToken] = []
         offset = 0
         while True:
-            response = self._request(
-                "GET", "/tokens", params={"deploymentId": deployment_id, "offset": offset, "limit": page_size}
-            )
-            page = _decode(ApiTokensPage, response)
-            yield from page.tokens
-            offset += len(page.tokens)
-            if not page.tokens or offset >= page.total_count:
-                return
+            params = {"deploymentId": deployment_id, "offset": offset, "limit": page_size, "sorts": list(TOKEN_ORDER)}
+            page = decode(ApiTokensPage, self._request("GET", "/tokens", params=params))
+            fresh = page.tokens
+            if listed:
+                if not fresh or fresh[0].id != listed[-1].id:
+                    return None
+                fresh = fresh[1:]
+            listed.extend(fresh)
+            if not fresh or offset + len(page.tokens) >= page.total_count:
+                return listed
+            offset += len(page.tokens) - 1
 
-    def list_deployment_tokens(self, deployment_id: str) -> list[ApiToken]:
-        """The Deployment API tokens (``scope: DEPLOYMENT``) of one Deployment."""
+    def list_deployment_tokens(self, deployment_id: str, *, page_size: int = TOKEN_PAGE) -> list[ApiToken]:
+        """The Deployment API tokens (``scope: DEPLOYMENT``) of one Deployment, oldest first."""
         return [
-            token for token in self.iter_deployment_tokens(deployment_id) if token.is_scoped_to_deployment(deployment_id)
+            token
+            for token in self.list_tokens_on(deployment_id, page_size=page_size)
+            if token.is_scoped_to_deployment(deployment_id)
         ]
 
     def delete_token(self, token_id: str) -> None:
@@ -377,9 +411,8 @@ class AstroClient:
         attempt: int,
         idempotent: bool,
     ) -> httpx.Response:
-        token = self.settings.api_token.get_secret_value()
         if self._limiter is not None:
-            waited = self._limiter.wait(token, method)
+            waited = self._limiter.wait(self._pacing_key, method)
             if waited >= _NOTEWORTHY_WAIT:
                 logger.info("waited %.1f s to stay under the Astro API's rate limit for %s requests", waited, method)
         started = time.monotonic()
@@ -390,7 +423,7 @@ class AstroClient:
                     url,
                     json=json,
                     params=params,
-                    headers={"Authorization": f"Bearer {token}"},
+                    headers={"Authorization": f"Bearer {self.settings.api_token.get_secret_value()}"},
                     timeout=self._timeout,
                 )
         except _NOT_SENT_ERRORS as exc:
@@ -446,7 +479,7 @@ class AstroClient:
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _decode(model: type[_Model], response: httpx.Response) -> _Model:
+def decode(model: type[_Model], response: httpx.Response) -> _Model:
     """Parse a success answer; one that is not the documented JSON (a proxy's page, say) is an API error."""
     try:
         return model.model_validate_json(response.content)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
@@ -23,6 +22,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
 from ._pickling import pickler_restored
+from ._runtime import runtime
 
 if TYPE_CHECKING:
     from ._client import AstroClient
@@ -32,32 +32,6 @@ __all__ = ["AstroResource", "AstroResourceProvider", "call_inputs", "split_args_
 _T = TypeVar("_T")
 _Args = TypeVar("_Args")
 _PROGRESS_PREFIX = "pulumi-astrokeys: "
-
-
-class _Runtime:
-    """Per-process state of the providers: the stack config and one shared client."""
-
-    def __init__(self) -> None:
-        self.config: dict[str, Any] = {}
-        self._client: Optional[AstroClient] = None
-        self._lock = threading.Lock()
-
-    def client(self) -> AstroClient:
-        with self._lock:
-            if self._client is None:
-                from ._client import AstroClient
-
-                self._client = AstroClient.from_config(self.config)
-            return self._client
-
-    def configure(self, config: Mapping[str, Any]) -> None:
-        """Take new stack config; the next call builds a client from it."""
-        with self._lock:
-            self.config = {key: value for key, value in config.items() if value is not None}
-            self._client = None
-
-
-_runtime = _Runtime()
 
 
 class AstroResourceProvider(ResourceProvider):
@@ -80,12 +54,14 @@ class AstroResourceProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         """Keep the stack config (``astrokeys:*``) for the client, resolved at first use, and
         note what is wrong with the connection settings, for :meth:`settings_failures`."""
+        from ._engine import watch_engine_of_this_plugin
         from ._settings import CONFIG_KEYS, settings_problem
 
         _show_progress_in_pulumi_output()
         config = {key: req.config.get(key) for key in CONFIG_KEYS}
-        _runtime.configure(config)
+        runtime.configure(config)
         self._settings_problem = settings_problem({key: value for key, value in config.items() if value is not None})
+        watch_engine_of_this_plugin(runtime.exit_grace)
 
     def settings_failures(self) -> list[CheckFailure]:
         """A check failure naming the missing or unsafe connection settings, once the engine has
@@ -96,15 +72,17 @@ class AstroResourceProvider(ResourceProvider):
     @staticmethod
     def client() -> AstroClient:
         """The process's client for the configured organization."""
-        return _runtime.client()
+        return runtime.client()
 
     @staticmethod
     def run_step(step: Callable[[], _T]) -> _T:
         """Run a provider step; turn any failure of the package into one sentence, without a chained traceback."""
+        from ._engine import call_in_flight
         from ._errors import AstroKeysError, KeyOperationError
 
         try:
-            return step()
+            with call_in_flight():
+                return step()
         except AstroKeysError as error:
             raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
 

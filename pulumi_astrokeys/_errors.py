@@ -4,6 +4,7 @@ The hierarchy, so a caller knows what to catch::
 
     AstroKeysError
     ├── ConfigurationError          a setting is missing or unsafe (no request was sent)
+    ├── AutonamingConflictError     the stack's pulumi:autonaming would replace keys delete-first
     ├── KeyOperationError           a provider step failed; one sentence for the user
     └── AstroAPIError               a request to the Astro API failed
         ├── NetworkError            no answer arrived (connection, timeout)

@@ -35,6 +35,7 @@ from pydantic import (
 
 from ._clock import parse_time
 from ._models import ASTRO_ID_PATTERN
+from ._ownership import CREATE_MARKER_PREFIX, is_create_marker
 from ._schema import DEFAULT_KIND, DEFAULT_ROLE, IN_PLACE_INPUTS, INPUT_DEFAULTS, INPUT_NAMES, KINDS
 
 __all__ = [
@@ -151,6 +152,13 @@ class KeyInputs(BaseModel):
             raise ValueError(f"{value!r} is not a token kind")
         return value
 
+    @field_validator("description")
+    @classmethod
+    def _not_a_marker(cls, value: str) -> str:
+        if is_create_marker(value):
+            raise ValueError(f"it begins {CREATE_MARKER_PREFIX.strip()!r}, which marks a create that never finished")
+        return value
+
     @field_validator("name")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -183,7 +191,7 @@ _FIXES: Mapping[str, str] = {
     "deployment_id": "pass the ID of an existing Astro Deployment (25 characters, like clm8q7f6q000008lcgyougpsk), "
     "or `deployment.id` of a Deployment resource",
     "name": "use 1 to 256 characters",
-    "description": "use at most 500 characters",
+    "description": "use at most 500 characters, and not the words that mark an unfinished create",
     "role": "use DEPLOYMENT_ADMIN or the name of a custom Deployment role",
     "expiry_period_in_days": "use a whole number of days from 1 to 3650, or leave it unset for a key that never expires",
     "keepers": "use a map of string keys to string values",

@@ -4,26 +4,32 @@ Kept apart from :mod:`pulumi_astrokeys.provider` so the provider stays a thin ad
 to Pulumi's interface and these steps can be read (and called) on their own.
 
 **Which tokens a create made.** Each create attempt sends a marker of its own as the
-token's description (:data:`CREATE_MARKER_PREFIX` and 32 random hex digits); once the
-answer is in hand, one more request sets the description the user asked for. So a
-token whose create answer was lost still carries its attempt's marker, and the
-clean-up deletes exactly those tokens: never a key of the same name that another
-program, stack or resource created at the same moment (Astro allows duplicate names).
-The price is that one extra request per key created (``POST /tokens/{id}``, counted
-against the API's POST limit of 10 a second), and a window of one round trip in which
-the Astro UI shows the marker as the key's description.
+token's description (:class:`~._ownership.CreateMarker`: :data:`CREATE_MARKER_PREFIX`,
+32 random hex digits and the stack and resource it is for); once the answer is in hand,
+one last request sets the description the user asked for. So a token whose create
+answer was lost still carries its attempt's marker, and the clean-up deletes exactly
+those tokens: never a key of the same name that another program, stack or resource
+created at the same moment (Astro allows duplicate names). The price is that one extra
+request per key created (``POST /tokens/{id}``, counted against the API's POST limit of
+10 a second), and a window of one round trip in which the Astro UI shows the marker as
+the key's description.
+
+**The hand-over.** The description request is the create's last write: the token is
+handed to Pulumi only if its answer came before the commit bound on Astro's clock and
+the engine that asked is still there (:mod:`._ownership`, :mod:`._engine`); otherwise
+the create deletes the token and fails. So ``astrokeys audit`` can prove a marker's
+token abandoned from Astro's clock alone.
 
 **DAG roles.** A key with ``dag_roles`` gets them from one more request,
 ``POST /tokens/{id}/roles`` (the whole role set: the key's Deployment role and each DAG
-role), inside the same transactional create: if Astro refuses them, the new token is
-deleted and the create fails naming ``dag_roles``.
+role), before the description, inside the same transactional create: if Astro refuses
+them, the new token is deleted and the create fails naming ``dag_roles``.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -38,6 +44,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 from ._client import AstroClient
 from ._clock import now as clock_now
 from ._clock import parse_time
+from ._engine import engine_gone
 from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
@@ -50,13 +57,11 @@ from ._errors import (
 from ._inputs import KeyInputs, normalise
 from ._messages import describe_key, failure_sentence
 from ._models import ApiToken, ApiTokenRole
+from ._ownership import CREATE_MARKER_PREFIX, CreateMarker, KeyOwner, handover_deadline, is_create_marker
 
 __all__ = ["CREATE_MARKER_PREFIX", "create_key", "delete_key", "is_create_marker", "key_outputs", "read_key"]
 
 logger = logging.getLogger("pulumi_astrokeys")
-
-CREATE_MARKER_PREFIX = "pulumi-astrokeys create in progress "
-"""How the description of a token whose create is under way (or whose answer was lost) begins."""
 
 _CREATE_ATTEMPTS = 2
 # The clean-up of lost creates tries again after errors that pass, backing off, for this long at most.
@@ -66,24 +71,23 @@ _SWEEP_BUDGET = 60.0
 _LATE_COMMIT_GRACE = 5.0
 
 
-def is_create_marker(description: str) -> bool:
-    """Whether a token's description is the marker of a create this package sent and never finished."""
-    return description.startswith(CREATE_MARKER_PREFIX)
-
-
-def _new_marker() -> str:
-    return CREATE_MARKER_PREFIX + secrets.token_hex(16)
-
-
-def create_key(client: AstroClient, props: Mapping[str, Any]) -> CreateResult:
+def create_key(
+    client: AstroClient, props: Mapping[str, Any], *, owner: KeyOwner | str | None = None
+) -> CreateResult:
     """Create the Deployment token. Transactional: on any failure no token of this create is left behind.
 
-    Costs one request more than the create itself (see the module docstring).
+    ``owner`` is whose key it is, written into each attempt's create marker: a
+    :class:`~._ownership.KeyOwner` (project, stack, resource name) or the resource's URN.
+    Without one (or with a URN that names none) the marker names no owner, and an
+    abandoned token of this create is left to a person. Costs one request more than the
+    create itself (see the module docstring).
     """
     inputs = _validated(props)
     key = describe_key(inputs.name, inputs.deployment_id)
+    if isinstance(owner, str):
+        owner = KeyOwner.from_urn(owner)
     _require_deployment(client, inputs, key)
-    token = _create_token(client, inputs, key)
+    token = _create_token(client, inputs, key, owner)
     try:
         if token.token is None:
             raise KeyOperationError(f"Could not create {key}: the Astro API answered without the token's value")
@@ -291,7 +295,7 @@ def _require_deployment(client: AstroClient, inputs: KeyInputs, key: str) -> Non
         raise KeyOperationError(failure_sentence("create", key, error)) from None
 
 
-def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
+def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optional[KeyOwner]) -> ApiToken:
     """Create the token, marked as this attempt's; if the answer is lost, try once more.
 
     A token whose create answer never arrived has a secret nobody will ever see again, so
@@ -302,7 +306,9 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
     gave_up_at = 0.0
     last_error: Optional[AstroAPIError] = None
     for _ in range(_CREATE_ATTEMPTS):
-        marker = _new_marker()
+        if engine_gone():
+            break
+        marker = CreateMarker.new(owner).text
         try:
             token = client.create_deployment_token(
                 inputs.deployment_id,
@@ -320,12 +326,18 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at)
             raise _failure(key, inputs, failure_sentence("create", key, error), left) from None
-        step = "its description"
+        step = "its dag_roles"
         try:
-            _persistently(client, partial(client.update_token, token.id, name=inputs.name, description=inputs.description))
+            # The description is the last write: a token still marked was never handed over.
             if inputs.dag_roles:
-                step = "its dag_roles"
                 _persistently(client, partial(client.set_token_roles, token.id, _roles_request(inputs)))
+            step = "its description"
+            refusal = _handover_refusal(client, token)
+            if refusal is None:
+                _persistently(
+                    client, partial(client.update_token, token.id, name=inputs.name, description=inputs.description)
+                )
+                refusal = _handover_refusal(client, token)
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
             deleted = ", so it was deleted" if left is None else ""
@@ -335,6 +347,11 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
         except BaseException:
             _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
             raise
+        if refusal is not None:
+            left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
+            deleted = ", so it was deleted" if left is None else ""
+            sentence = f"Could not create {key}: the token was created but {refusal}{deleted}; run `pulumi up` again."
+            raise _failure(key, inputs, sentence, left)
         left = _clean_up(client, inputs, key, lost, gave_up_at)
         if left is not None:
             # Success would hide a live token nobody holds the secret of: fail, and undo this one too.
@@ -343,6 +360,14 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
             raise _failure(key, inputs, f"Could not create {key}: {reason}; run `pulumi up` again.", left)
         return token
     left = _clean_up(client, inputs, key, lost, gave_up_at)
+    if engine_gone():
+        raise _failure(
+            key,
+            inputs,
+            f"Could not create {key}: the Pulumi engine that asked for it is gone, so no attempt is made "
+            "for it any more; run `pulumi up` again.",
+            left,
+        )
     raise _failure(
         key,
         inputs,
@@ -350,6 +375,23 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str) -> ApiToken:
         f"({last_error}); the tokens these attempts made were deleted, so run `pulumi up` again.",
         left,
     )
+
+
+def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
+    """Why the create must not hand ``token`` over now (in words), or ``None`` when it may.
+
+    Never once its engine is gone (nobody would receive the secret), nor past the commit
+    bound on Astro's clock, after which ``astrokeys audit`` may count the token as abandoned.
+    """
+    if engine_gone():
+        return "the Pulumi engine that asked for it is gone"
+    deadline = handover_deadline(token.created_at)
+    if deadline is not None and client.server_time() >= deadline:
+        return (
+            f"Astro's clock passed {deadline:%Y-%m-%dT%H:%M:%SZ} before its description was set (past that, "
+            "astrokeys audit counts such a token as abandoned)"
+        )
+    return None
 
 
 def _failure(key: str, inputs: KeyInputs, sentence: str, left: Optional[str]) -> KeyOperationError:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["DOCUMENTED_LIMITS", "RateLimiter"]
+__all__ = ["DOCUMENTED_LIMITS", "RateLimiter", "fingerprint"]
 
 DOCUMENTED_LIMITS: Mapping[str, float] = {"POST": 10.0, "DELETE": 5.0, "GET": 25.0}
 """Requests per second per API token, by HTTP method, as Astronomer documents them."""
@@ -55,12 +55,13 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
-    def wait(self, api_token: str, method: str) -> float:
-        """Block until a request with this token and method may be sent; return the time waited."""
+    def wait(self, caller: str, method: str) -> float:
+        """Block until a request of ``caller`` (the :func:`fingerprint` of its API token) with this
+        method may be sent; return the time waited."""
         rate = self._limits.get(method.upper())
         if not rate:
             return 0.0
-        key = (_fingerprint(api_token), method.upper())
+        key = (caller, method.upper())
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -73,6 +74,6 @@ class RateLimiter:
         return delay
 
 
-def _fingerprint(api_token: str) -> str:
-    """Buckets are keyed by a digest, so the limiter never holds a token in plain text."""
+def fingerprint(api_token: str) -> str:
+    """What the limiter keys an API token's buckets by: a digest, so it never holds the token in plain text."""
     return hashlib.sha256(api_token.encode()).hexdigest()[:16]

@@ -102,14 +102,108 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport, whose connections honour the deadline of :func:`request_deadline`."""
+# httpcore's errors as httpx raises them, the most specific first.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        for core_error, httpx_error in _ERRORS:
+            if isinstance(error, core_error):
+                raise httpx_error(str(error)) from error
+        raise
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """An httpx transport over httpcore's connection pool, whose connections honour the
+    deadline of :func:`request_deadline` (through httpcore's ``network_backend`` parameter).
+
+    ``proxy`` is a proxy URL (``http://``, ``https://`` or ``socks5://``, credentials in its
+    user part), or ``None`` to connect directly. TLS trusts the system's and the
+    environment's certificate authorities (``SSL_CERT_FILE``, ``SSL_CERT_DIR``), as httpx does.
+    """
 
     def __init__(self, *, proxy: Optional[str] = None, limits: Optional[httpx.Limits] = None) -> None:
-        super().__init__(proxy=proxy, limits=limits or httpx.Limits())
-        # httpx takes no network backend; its pool (and a proxy pool) keeps the one it opens connections with.
-        pool: Any = self._pool
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
+        limits = limits or httpx.Limits()
+        proxy_config = None
+        if proxy is not None:
+            parsed = httpx.Proxy(proxy)
+            proxy_config = httpcore.Proxy(
+                url=httpcore.URL(
+                    scheme=parsed.url.raw_scheme,
+                    host=parsed.url.raw_host,
+                    port=parsed.url.port,
+                    target=parsed.url.raw_path,
+                ),
+                auth=parsed.raw_auth,
+                headers=parsed.headers.raw,
+                ssl_context=parsed.ssl_context,
+            )
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            proxy=proxy_config,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(httpcore.SyncBackend()),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            response = self._pool.handle_request(core_request)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),  # type: ignore[arg-type]  # sync pool: a sync stream
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 def proxy_for(host: str) -> Optional[str]:

@@ -1,4 +1,4 @@
-"""Audit the Deployment API keys of some Deployments: what exists, who made it, what needs care.
+"""Audit the Deployment API keys of some Deployments: what exists, whose it is, what needs care.
 
 The logic behind ``astrokeys audit`` (see :mod:`pulumi_astrokeys.cli`), usable from Python::
 
@@ -9,11 +9,17 @@ The logic behind ``astrokeys audit`` (see :mod:`pulumi_astrokeys.cli`), usable f
     report.exit_code()
 
 For every Deployment API key on the Deployments looked at, a :class:`KeyAudit` says whether
-the stack manages it and lists its :data:`FINDINGS`. An **orphan** is a key the stack's own
-API token created, named like one of the stack's keys, on one of its Deployments, that the
-state does not hold: what an interrupted ``pulumi up`` leaves behind. The stack's API token
-is known by the ``createdBy`` Astro records on the keys the state does hold (or given
-explicitly). :func:`delete_orphans` deletes those and nothing else.
+the stack manages it and lists its :data:`FINDINGS`. An **orphan** is a token whose
+description is still the create marker of one of the given stacks
+(:mod:`pulumi_astrokeys._ownership`) and whose create is over for good on Astro's clock
+(``createdAt`` + the commit bound has passed): its secret was never handed to anyone,
+and no create can hand it over any more. That proof is the only ground for a delete:
+:func:`delete_orphans` re-reads each orphan, proves it again, and deletes nothing else.
+A name, a creator, a time or a key missing from the state proves nothing (two stacks can
+share an API token, a Deployment and key names, a state can be older than what Astro
+shows, a key can be kept on purpose with ``retain_on_delete``), so what only looks like
+an interrupted create is a **suspect**, listed with its evidence for a person to decide
+(:func:`delete_key` deletes one named key, re-read first).
 
 Nothing here reads, decrypts or prints a secret: a stack export's encrypted values are
 skipped, and the Astro API never returns a key's value after its creation.
@@ -22,14 +28,25 @@ skipped, and the Astro API never returns a key's value after its creation.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._errors import AstroKeysError, NotFoundError
+from ._errors import NotFoundError
 from ._models import ASTRO_ID_PATTERN
+from ._ownership import CreateMarker, abandoned_from
 from ._schema import TYPE_TOKEN
+from ._stack_state import (
+    MAX_STATE_BYTES,
+    AuditError,
+    LookedUpKey,
+    PendingCreate,
+    StackKey,
+    StackKeys,
+    parse_stack_document,
+    read_stack_keys,
+)
 from .lookups import DeploymentApiKeyInfo
 
 if TYPE_CHECKING:
@@ -40,19 +57,26 @@ __all__ = [
     "DEFAULT_EXPIRING_WITHIN_DAYS",
     "EXIT_ERROR",
     "EXIT_EXPIRING",
+    "EXIT_IN_FLIGHT",
     "EXIT_OK",
     "EXIT_ORPHANS",
     "EXIT_USAGE",
     "FINDINGS",
     "KEY_RESOURCE_TYPE",
+    "MAX_STATE_BYTES",
     "AuditError",
     "AuditReport",
     "KeyAudit",
+    "KeyDeletion",
+    "LookedUpKey",
+    "PendingCreate",
     "StackKey",
     "StackKeys",
     "audit",
+    "delete_key",
     "delete_orphans",
     "merge_stacks",
+    "parse_stack_document",
     "read_stack_keys",
 ]
 
@@ -65,15 +89,23 @@ EXPIRED = "expired"
 EXPIRING = "expiring"
 NEVER_USED = "never-used"
 UNMANAGED = "unmanaged"
+LOOKED_UP = "looked-up"
 ORPHAN = "orphan"
-FINDINGS: tuple[str, ...] = (EXPIRED, EXPIRING, NEVER_USED, UNMANAGED, ORPHAN)
+IN_FLIGHT = "in-flight"
+SUSPECT = "suspect"
+FINDINGS: tuple[str, ...] = (EXPIRED, EXPIRING, NEVER_USED, UNMANAGED, LOOKED_UP, ORPHAN, IN_FLIGHT, SUSPECT)
 """What the audit can say about a key:
 
 - ``expired``: past its ``endAt``; it no longer authenticates.
 - ``expiring``: its ``endAt`` falls within the window (``--expiring-within DAYS``).
 - ``never-used``: Astro has no ``lastUsedAt`` for it.
-- ``unmanaged``: a stack's state was given and does not hold the key (and it is no orphan).
-- ``orphan``: created by the stack's API token, named like one of the stack's keys, not in its state.
+- ``unmanaged``: a stack's state was given and does not hold the key, and nothing says more.
+- ``looked-up``: the stack reads the key with ``DeploymentApiKey.get``; it is not the stack's.
+- ``orphan``: its description is still a create marker of the given stack, and Astro's clock
+  is past its ``createdAt`` + the commit bound: an abandoned create. Deleted by ``--delete-orphans``.
+- ``in-flight``: the same marker, but within the bound: the create may still be under way.
+- ``suspect``: it looks like an interrupted create (a pending create of the stack with its
+  name and inputs, or a marker that names no stack) without proof; for a person to decide.
 """
 
 EXIT_OK = 0
@@ -83,139 +115,11 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 """The command line itself was wrong."""
 EXIT_EXPIRING = 4
-"""A key has expired or expires within the window. Added to :data:`EXIT_ORPHANS` when both apply."""
+"""A key has expired or expires within the window. Added to the others when several apply."""
 EXIT_ORPHANS = 8
-"""An orphan exists (one that ``--delete-orphans`` deleted no longer counts)."""
-
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in a state file
-
-
-class AuditError(AstroKeysError):
-    """The audit cannot run as asked. The message names the input at fault and how to fix it."""
-
-
-# -- the stack's state -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StackKey:
-    """One ``DeploymentApiKey`` recorded in a stack's state. No secret is read into it."""
-
-    urn: str
-    key_id: str
-    deployment_id: str
-    name: Optional[str]
-    organization_id: Optional[str]
-
-
-@dataclass(frozen=True)
-class StackKeys:
-    """The keys of one or more stacks' states, and the key names of creates still pending."""
-
-    keys: tuple[StackKey, ...] = ()
-    pending_names: frozenset[tuple[str, str]] = frozenset()
-    """``(deployment_id, name)`` of keys whose create an interrupted ``pulumi up`` left pending."""
-    known_ids: frozenset[str] = frozenset()
-    """Every key ID the states mention, pending operations included."""
-
-    def __add__(self, other: StackKeys) -> StackKeys:
-        return StackKeys(
-            self.keys + other.keys,
-            self.pending_names | other.pending_names,
-            self.known_ids | other.known_ids,
-        )
-
-    @property
-    def deployment_ids(self) -> list[str]:
-        """The Deployments of the keys, in the order the state lists them."""
-        seen: dict[str, None] = {}
-        for key in self.keys:
-            seen.setdefault(key.deployment_id)
-        for deployment_id, _ in sorted(self.pending_names):
-            seen.setdefault(deployment_id)
-        return list(seen)
-
-    def names_on(self, deployment_id: str) -> set[str]:
-        """The names the stack gives its keys on one Deployment (pending creates included)."""
-        names = {k.name for k in self.keys if k.deployment_id == deployment_id and k.name}
-        return names | {name for dep, name in self.pending_names if dep == deployment_id}
-
-
-def read_stack_keys(document: Any, source: str = "the stack state") -> StackKeys:
-    """The ``DeploymentApiKey`` resources of a parsed ``pulumi stack export`` document.
-
-    Also accepts a checkpoint file as a file backend keeps it (``checkpoint.latest``).
-    Secret values (encrypted objects) are skipped, never decrypted. Raises :class:`AuditError`
-    naming the missing field when the document is not a stack's state.
-    """
-    if not isinstance(document, Mapping):
-        raise AuditError(f"{source} is not a stack export: expected a JSON object from `pulumi stack export`")
-    deployment = document.get("deployment")
-    if deployment is None and isinstance(document.get("checkpoint"), Mapping):
-        deployment = document["checkpoint"].get("latest") or {}
-    if not isinstance(deployment, Mapping):
-        raise AuditError(
-            f"{source} has no `deployment` object: pass the output of `pulumi stack export` "
-            "(for example `pulumi stack export --file stack.json`)"
-        )
-    resources = deployment.get("resources") or []
-    if not isinstance(resources, list):
-        raise AuditError(f"{source}: `deployment.resources` is not a list; pass the output of `pulumi stack export`")
-
-    keys: list[StackKey] = []
-    known: set[str] = set()
-    for index, resource in enumerate(resources):
-        if not isinstance(resource, Mapping) or resource.get("type") != KEY_RESOURCE_TYPE:
-            continue
-        where = f"{source}: resource {resource.get('urn') or index}"
-        outputs = _mapping(resource.get("outputs"))
-        key_id = _plain(resource.get("id")) or _plain(outputs.get("key_id"))
-        deployment_id = _plain(outputs.get("deployment_id")) or _plain(_inputs(resource).get("deployment_id"))
-        if not key_id:
-            continue  # never created (nothing in Astro can be its key)
-        if not deployment_id or not ASTRO_ID_PATTERN.match(deployment_id):
-            raise AuditError(
-                f"{where} has no readable `outputs.deployment_id`; run `pulumi refresh` and export the stack again"
-            )
-        known.add(key_id)
-        keys.append(
-            StackKey(
-                urn=str(resource.get("urn") or ""),
-                key_id=key_id,
-                deployment_id=deployment_id,
-                name=_plain(outputs.get("name")),
-                organization_id=_plain(outputs.get("organization_id")),
-            )
-        )
-
-    pending: set[tuple[str, str]] = set()
-    for operation in deployment.get("pending_operations") or []:
-        resource = operation.get("resource") if isinstance(operation, Mapping) else None
-        if not isinstance(resource, Mapping) or resource.get("type") != KEY_RESOURCE_TYPE:
-            continue
-        key_id = _plain(resource.get("id"))
-        if key_id:
-            known.add(key_id)
-        inputs = _inputs(resource)
-        name, deployment_id = _plain(inputs.get("name")), _plain(inputs.get("deployment_id"))
-        if name and deployment_id and ASTRO_ID_PATTERN.match(deployment_id):
-            pending.add((deployment_id, name))
-    return StackKeys(tuple(keys), frozenset(pending), frozenset(known))
-
-
-def _inputs(resource: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(resource.get("inputs"))
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _plain(value: Any) -> Optional[str]:
-    """A plain, non-empty string from the state; a secret (an encrypted object) reads as nothing."""
-    if isinstance(value, str) and value:
-        return value
-    return None
+"""An orphan or a suspect is left (an orphan ``--delete-orphans`` deleted no longer counts)."""
+EXIT_IN_FLIGHT = 16
+"""A create of the given stack may still be under way: run the audit again after the time it names."""
 
 
 # -- the report --------------------------------------------------------------------------
@@ -229,9 +133,18 @@ class KeyAudit:
     managed: Optional[bool]
     """Whether the stack's state holds the key; ``None`` when no state was given."""
     resource_urn: Optional[str]
+    """The URN of the state's resource for the key: its managed key, or its lookup."""
     findings: tuple[str, ...]
     days_left: Optional[float]
     """Days until the key expires (negative once expired), ``None`` when it never expires."""
+    marker: Optional[CreateMarker] = None
+    """The create marker its description still is, if it is one."""
+    abandoned_at: Optional[datetime] = None
+    """For a marker: when, on Astro's clock, no create can hand the token over any more."""
+    reason: str = ""
+    """Why it is an orphan, in flight, a suspect or looked up, in one sentence."""
+    pending_urn: Optional[str] = None
+    """A suspect's evidence: the URN of the state's pending create whose inputs it fits."""
     deleted: bool = False
     """Deleted by :func:`delete_orphans`."""
     delete_error: Optional[str] = None
@@ -253,6 +166,14 @@ class KeyAudit:
                 "fullName": key.created_by.full_name,
             }
             created_by = {k: v for k, v in profile.items() if v is not None}
+        marker = None
+        if self.marker is not None:
+            owner = self.marker.owner
+            marker = {
+                "stack": owner.stack_name if owner else None,
+                "resource": owner.name if owner else None,
+                "abandonedAt": _timestamp(self.abandoned_at) if self.abandoned_at else None,
+            }
         body: dict[str, Any] = {
             "deploymentId": key.deployment_id,
             "keyId": key.key_id,
@@ -268,6 +189,9 @@ class KeyAudit:
             "kind": key.kind,
             "role": key.role,
             "findings": list(self.findings),
+            "createMarker": marker,
+            "reason": self.reason or None,
+            "pendingCreate": self.pending_urn,
             "deleted": self.deleted,
         }
         if self.delete_error is not None:
@@ -285,12 +209,14 @@ class AuditReport:
     expiring_within_days: float
     keys: tuple[KeyAudit, ...]
     stack_given: bool
+    stacks: tuple[str, ...] = ()
+    """The given stacks, ``project/stack``: whose create markers prove an orphan."""
     stack_creators: tuple[str, ...] = ()
-    """The subject IDs taken as the stack's API token when looking for orphans."""
+    """``--created-by``: the API tokens an orphan must also have been created by (none: any)."""
     orphan_check: str = ""
     """Why orphans could not be looked for, or ``""`` when they were."""
     missing: tuple[StackKey, ...] = ()
-    """Keys the state holds that Astro no longer has (``pulumi refresh`` drops them)."""
+    """Keys the state holds that Astro no longer has (``pulumi refresh`` drops them), or an old export."""
     gone_deployments: tuple[str, ...] = ()
     """Deployments of the stack's keys that no longer exist."""
 
@@ -303,18 +229,23 @@ class AuditReport:
         return self.with_findings(ORPHAN)
 
     def exit_code(self) -> int:
-        """:data:`EXIT_OK`, or :data:`EXIT_EXPIRING` plus :data:`EXIT_ORPHANS` for what applies."""
+        """:data:`EXIT_OK`, or the sum of :data:`EXIT_EXPIRING`, :data:`EXIT_ORPHANS` and
+        :data:`EXIT_IN_FLIGHT` for what applies."""
         code = EXIT_OK
-        if any(EXPIRED in k.findings or EXPIRING in k.findings for k in self.keys if not k.deleted):
+        live = [k for k in self.keys if not k.deleted]
+        if any(EXPIRED in k.findings or EXPIRING in k.findings for k in live):
             code |= EXIT_EXPIRING
-        if any(k.is_orphan and not k.deleted for k in self.keys):
+        if any(ORPHAN in k.findings or SUSPECT in k.findings for k in live):
             code |= EXIT_ORPHANS
+        if any(IN_FLIGHT in k.findings for k in live):
+            code |= EXIT_IN_FLIGHT
         return code
 
     def summary(self) -> dict[str, int]:
         """How many keys have each finding; ``deletedOrphans`` counts what :func:`delete_orphans` removed."""
         counts = {"keys": len(self.keys)}
-        for finding, label in zip(FINDINGS, ("expired", "expiring", "neverUsed", "unmanaged", "orphans")):
+        labels = ("expired", "expiring", "neverUsed", "unmanaged", "lookedUp", "orphans", "inFlight", "suspects")
+        for finding, label in zip(FINDINGS, labels):
             counts[label] = len(self.with_findings(finding))
         counts["deletedOrphans"] = sum(1 for k in self.keys if k.deleted)
         counts["missingFromAstro"] = len(self.missing)
@@ -325,6 +256,7 @@ class AuditReport:
         stack = None
         if self.stack_given:
             stack = {
+                "stacks": list(self.stacks),
                 "creators": list(self.stack_creators),
                 "orphanCheck": self.orphan_check or "done",
                 "missingFromAstro": [
@@ -359,10 +291,10 @@ def audit(
 ) -> AuditReport:
     """Audit every Deployment API key of the given Deployments and of the stack's keys.
 
-    ``created_by`` names the subject IDs of the stack's API token for the orphan check; by
-    default they are the creators Astro records on the keys the state holds. ``now``
-    defaults to the API server's time. Reads only; raises :class:`AuditError` for bad input
-    and :class:`~pulumi_astrokeys.AstroAPIError` when the API refuses.
+    ``created_by`` narrows the orphans to keys those API tokens created (an orphan of
+    another creator is a suspect). ``now`` defaults to the API server's time: the audit
+    never trusts this machine's clock. Reads only; raises :class:`AuditError` for bad
+    input and :class:`~pulumi_astrokeys.AstroAPIError` when the API refuses.
     """
     if not deployment_ids and stack is None:
         raise AuditError(
@@ -408,45 +340,21 @@ def audit(
             gone.append(deployment_id)  # deleted with its keys; the state still lists them
     at = now or client.server_time()
 
-    by_id = {key.key_id: key for key in stack_keys.keys}
     stack_given = stack is not None
-    creators = list(dict.fromkeys(s.strip() for s in created_by))
-    if stack_given and not creators:
-        creators = list(
-            dict.fromkeys(
-                token.created_by.id
-                for listed in tokens.values()
-                for token in listed
-                if token.id in by_id and token.created_by is not None
-            )
-        )
     orphan_check = ""
     if not stack_given:
         orphan_check = "no stack state given"
-    elif not creators:
-        orphan_check = (
-            "no key of the state is left in Astro to tell which API token the stack uses; "
-            "give its ID with --created-by"
-        )
-
+    elif not stack_keys.stacks:
+        orphan_check = "the state names no stack (it has no resources): no create marker can be proven its"
+    classifier = _Classifier(stack_keys if stack_given else None, frozenset(s.strip() for s in created_by), at)
     audits: list[KeyAudit] = []
     seen: set[str] = set()
     for deployment_id in all_ids:
-        names = stack_keys.names_on(deployment_id)
         for token in tokens.get(deployment_id, []):
             seen.add(token.id)
             info = DeploymentApiKeyInfo.from_token(token, deployment_id)
-            managed = (token.id in stack_keys.known_ids) if stack_given else None
-            orphan = (
-                stack_given
-                and not managed
-                and not orphan_check
-                and token.name in names
-                and token.created_by is not None
-                and token.created_by.id in creators
-            )
-            audits.append(_audit_key(info, managed, by_id.get(token.id), orphan, at, expiring_within_days))
-    missing = tuple(key for key in stack_keys.keys if key.key_id not in seen)
+            audits.append(classifier.classify(info, token, expiring_within_days))
+    missing = tuple(key for key in stack_keys.keys if key.key_id not in seen and key.deployment_id not in gone)
     return AuditReport(
         audited_at=_timestamp(at),
         organization_id=organization_id,
@@ -454,23 +362,107 @@ def audit(
         expiring_within_days=expiring_within_days,
         keys=tuple(audits),
         stack_given=stack_given,
-        stack_creators=tuple(creators),
+        stacks=tuple(sorted(f"{project}/{name}" for project, name in stack_keys.stacks)),
+        stack_creators=tuple(dict.fromkeys(s.strip() for s in created_by)),
         orphan_check=orphan_check,
         missing=missing,
         gone_deployments=tuple(gone),
     )
 
 
-def _audit_key(
-    info: DeploymentApiKeyInfo,
-    managed: Optional[bool],
-    stack_key: Optional[StackKey],
-    orphan: bool,
-    now: datetime,
-    window_days: float,
-) -> KeyAudit:
+@dataclass(frozen=True)
+class _Classifier:
+    """What one token is to the given stacks: managed, looked up, orphan, in flight, suspect, unmanaged."""
+
+    stack: Optional[StackKeys]
+    creators: frozenset[str]
+    now: datetime
+
+    def classify(self, info: DeploymentApiKeyInfo, token: ApiToken, window_days: float) -> KeyAudit:
+        findings = _time_findings(info, self.now, window_days)
+        days_left = None if info.end_at is None else (_parse_timestamp(info.end_at) - self.now) / timedelta(days=1)
+        marker = CreateMarker.parse(token.description)
+        abandoned_at = abandoned_from(token.created_at) if marker is not None else None
+        base = KeyAudit(info, None, None, (), days_left, marker=marker, abandoned_at=abandoned_at)
+        stack = self.stack
+        if stack is None:
+            return replace(base, findings=tuple(findings))
+        by_id = {key.key_id: key for key in stack.keys}
+        if token.id in stack.known_ids:
+            urn = by_id[token.id].urn if token.id in by_id else None
+            return replace(base, managed=True, resource_urn=urn, findings=tuple(findings))
+        base = replace(base, managed=False)
+        lookup = stack.lookup_of(token.id)
+        if lookup is not None:
+            reason = f"the stack reads it with DeploymentApiKey.get ({lookup.urn}): a lookup is not the stack's key"
+            return replace(base, resource_urn=lookup.urn, findings=(*findings, LOOKED_UP), reason=reason)
+        verdict, reason, pending = self._ownership(info, token, marker, abandoned_at, stack)
+        return replace(base, findings=(*findings, verdict), reason=reason, pending_urn=pending)
+
+    def _ownership(
+        self,
+        info: DeploymentApiKeyInfo,
+        token: ApiToken,
+        marker: Optional[CreateMarker],
+        abandoned_at: Optional[datetime],
+        stack: StackKeys,
+    ) -> tuple[str, str, Optional[str]]:
+        pending = next(
+            (
+                create
+                for create in stack.pending
+                if create.could_have_made(info.deployment_id, info.name, token.description, info.role)
+                or (marker is not None and marker.owner is not None and create.urn.endswith("::" + marker.owner.name))
+            ),
+            None,
+        )
+        pending_urn = pending.urn if pending is not None else None
+        if marker is not None and marker.owner is not None and stack.owns(marker.owner):
+            of = f"a create of stack {marker.owner.stack_name} (resource {marker.owner.name})"
+            if abandoned_at is None:
+                return SUSPECT, f"its description is the marker of {of}, but its createdAt is unreadable", pending_urn
+            if self.now < abandoned_at:
+                return (
+                    IN_FLIGHT,
+                    f"its description is the marker of {of}, which may still be under way until "
+                    f"{_timestamp(abandoned_at)} on Astro's clock; run the audit again after that",
+                    pending_urn,
+                )
+            creator = info.created_by.id if info.created_by is not None else None
+            if self.creators and creator not in self.creators:
+                return (
+                    SUSPECT,
+                    f"its description is the marker of {of}, abandoned, but it was created by {creator}, "
+                    "not by --created-by",
+                    pending_urn,
+                )
+            return ORPHAN, f"its description is the marker of {of}, abandoned for good", pending_urn
+        if marker is not None and marker.owner is None:
+            return (
+                SUSPECT,
+                "its description is a create marker that names no stack (an earlier release's, or of a create "
+                "given no owner), so nothing proves whose it is",
+                pending_urn,
+            )
+        if marker is not None and marker.owner is not None:
+            return (
+                UNMANAGED,
+                f"its description is the marker of a create of another stack, {marker.owner.stack_name}: "
+                "that stack's audit decides",
+                None,
+            )
+        if pending is not None:
+            return (
+                SUSPECT,
+                f"it fits the inputs of the state's pending create {pending.urn}, but it carries no create "
+                "marker, so nothing proves that create made it",
+                pending.urn,
+            )
+        return UNMANAGED, "", None
+
+
+def _time_findings(info: DeploymentApiKeyInfo, now: datetime, window_days: float) -> list[str]:
     findings: list[str] = []
-    days_left = None
     if info.end_at is not None:
         days_left = (_parse_timestamp(info.end_at) - now) / timedelta(days=1)
         if days_left <= 0:
@@ -479,44 +471,38 @@ def _audit_key(
             findings.append(EXPIRING)
     if info.last_used_at is None:
         findings.append(NEVER_USED)
-    if orphan:
-        findings.append(ORPHAN)
-    elif managed is False:
-        findings.append(UNMANAGED)
-    return KeyAudit(
-        key=info,
-        managed=managed,
-        resource_urn=stack_key.urn if stack_key else None,
-        findings=tuple(findings),
-        days_left=days_left,
-    )
+    return findings
 
 
 def delete_orphans(client: AstroClient, report: AuditReport) -> AuditReport:
     """Delete the report's orphans, and nothing else; return the report with each marked.
 
-    Each orphan is read again first and deleted only if it is still a Deployment API key
-    of the same Deployment, with the same name and creator. A key already gone counts as
-    deleted; one the API refuses to delete keeps its error in ``delete_error``.
+    Each orphan is read again and proven again first: still a Deployment API key of the
+    same Deployment, its description still the same create marker, and Astro's clock, as
+    the ``Date`` of that very answer gives it, past its ``createdAt`` + the commit bound.
+    A key already gone counts as deleted; one that no longer proves an orphan, or that
+    the API refuses to delete, keeps the reason in ``delete_error``.
     """
     from ._errors import AstroAPIError
 
     updated: list[KeyAudit] = []
     for entry in report.keys:
-        if not entry.is_orphan or entry.deleted:
+        if not entry.is_orphan or entry.deleted or entry.marker is None:
             updated.append(entry)
             continue
         key = entry.key
         try:
             current = client.get_token(key.key_id)
+            abandoned_at = abandoned_from(current.created_at)
             if not (
                 current.is_scoped_to_deployment(key.deployment_id)
-                and current.name == key.name
-                and current.created_by is not None
-                and key.created_by is not None
-                and current.created_by.id == key.created_by.id
+                and current.description == entry.marker.text
+                and current.created_at == key.created_at
             ):
                 updated.append(replace(entry, delete_error="changed since it was listed; not deleted"))
+                continue
+            if abandoned_at is None or client.server_time() < abandoned_at:
+                updated.append(replace(entry, delete_error="Astro's clock is not past its commit bound; not deleted"))
                 continue
             client.delete_token(key.key_id)
         except NotFoundError:
@@ -526,6 +512,55 @@ def delete_orphans(client: AstroClient, report: AuditReport) -> AuditReport:
             continue
         updated.append(replace(entry, deleted=True))
     return replace(report, keys=tuple(updated))
+
+
+@dataclass(frozen=True)
+class KeyDeletion:
+    """What :func:`delete_key` did: ``deleted``, or the key was ``already_gone``."""
+
+    key_id: str
+    name: str
+    deployment_id: str
+    already_gone: bool
+
+
+def delete_key(
+    client: AstroClient, key_id: str, *, deployment_id: str, name: str, stack: Optional[StackKeys] = None
+) -> KeyDeletion:
+    """Delete one key a person named, after reading it again: for the suspects the audit leaves to a person.
+
+    The key must still be a Deployment API key of ``deployment_id`` named ``name`` (a
+    mistyped ID deletes nothing), and not a key ``stack`` manages (that one goes with
+    ``pulumi up`` or ``pulumi destroy``). Raises :class:`AuditError` naming what differs.
+    """
+    from ._errors import AstroAPIError
+
+    if not ASTRO_ID_PATTERN.match(key_id):
+        raise AuditError(f"key ID {key_id!r} is not an Astro ID: copy it from the audit's table")
+    if stack is not None and key_id in stack.known_ids:
+        raise AuditError(
+            f"key {key_id} is managed by the given stack: remove it from the program and run `pulumi up` "
+            "(or `pulumi destroy`), which deletes it and updates the state"
+        )
+    try:
+        current = client.get_token(key_id)
+    except NotFoundError:
+        return KeyDeletion(key_id, name, deployment_id, already_gone=True)
+    except AstroAPIError as error:
+        raise AuditError(f"could not read key {key_id}: {error}") from None
+    if not current.is_scoped_to_deployment(deployment_id):
+        raise AuditError(
+            f"key {key_id} is not a Deployment API key of Deployment {deployment_id}; nothing was deleted"
+        )
+    if current.name != name:
+        raise AuditError(f"key {key_id} is named {current.name!r}, not {name!r}; nothing was deleted")
+    try:
+        client.delete_token(key_id)
+    except NotFoundError:
+        return KeyDeletion(key_id, name, deployment_id, already_gone=True)
+    except AstroAPIError as error:
+        raise AuditError(f"could not delete key {key_id}: {error}") from None
+    return KeyDeletion(key_id, name, deployment_id, already_gone=False)
 
 
 def _parse_timestamp(value: str) -> datetime:

@@ -100,8 +100,8 @@ def list_deployment_api_keys(
     from ._settings import CONFIG_KEYS
 
     config = {key: value for key in CONFIG_KEYS if (value := pulumi.runtime.get_config(key)) is not None}
-    client = AstroClient.from_config(config, host=host, api_token=api_token, organization_id=organization_id)
-    tokens = client.list_deployment_tokens(deployment_id)
+    with AstroClient.from_config(config, host=host, api_token=api_token, organization_id=organization_id) as client:
+        tokens = client.list_deployment_tokens(deployment_id)
     return [DeploymentApiKeyInfo.from_token(token, deployment_id) for token in tokens]
 
 

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from ._dynamic import AstroResourceProvider
-from ._schema import LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES
 
 if TYPE_CHECKING:
     from ._client import AstroClient
     from ._models import ApiToken
 
-__all__ = ["AstroResourceProvider", "DeploymentApiKeyProvider", "LOOKUP_OUTPUT_NAMES", "OUTPUT_NAMES"]
+__all__ = ["DeploymentApiKeyProvider", "lookup_outputs"]
 
 
 def lookup_outputs(token: ApiToken) -> dict[str, Any]:
@@ -73,8 +72,11 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         """Validate the inputs field by field, and the connection settings, without calling the API.
         Unknown values pass."""
         from ._inputs import validate_inputs
+        from ._ownership import OWNER_PROPERTY
 
         inputs, problems = validate_inputs(news)
+        if news.get(OWNER_PROPERTY) is not None:
+            inputs[OWNER_PROPERTY] = news[OWNER_PROPERTY]  # whose key: for the create marker, never diffed
         return CheckResult(inputs, [CheckFailure(p.property, p.reason) for p in problems] + self.settings_failures())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -98,10 +100,15 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Create the token; return its ID as the resource ID and its value as a secret output."""
-        from ._operations import create_key
+        """Create the token; return its ID as the resource ID and its value as a secret output.
 
-        return self.run_step(lambda: create_key(self.client(), props))
+        Its create marker names the owner the program handed over (:data:`~._ownership.OWNER_PROPERTY`).
+        """
+        from ._operations import create_key
+        from ._ownership import OWNER_PROPERTY, KeyOwner
+
+        owner = KeyOwner.from_property(props.get(OWNER_PROPERTY))
+        return self.run_step(lambda: create_key(self.client(), props, owner=owner))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the key's metadata, keeping the secret from the state; a gone key reads as empty.

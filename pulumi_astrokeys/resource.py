@@ -10,6 +10,7 @@ import pulumi.dynamic
 
 from ._autonaming import refuse_delete_first_autonaming
 from ._dynamic import AstroResource, call_inputs
+from ._ownership import OWNER_PROPERTY, KeyOwner
 from ._schema import DEFAULT_ROLE, INPUT_NAMES, LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, SECRET_OUTPUTS, TYPE_TOKEN
 from .provider import DeploymentApiKeyProvider
 
@@ -324,6 +325,10 @@ class DeploymentApiKey(AstroResource, module="astrokeys", name="DeploymentApiKey
             inputs["name"] = resource_name
         if inputs["role"] is None:
             inputs["role"] = DEFAULT_ROLE
+        owner = KeyOwner.of(pulumi.get_project(), pulumi.get_stack(), resource_name)
+        if owner is not None:
+            # Hidden (Pulumi shows no `__` property) and never diffed: written into the create marker.
+            inputs[OWNER_PROPERTY] = owner.to_property()
         self._register(resource_name, inputs, opts)
 
     def _register(

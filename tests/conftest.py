@@ -55,3 +55,12 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
     """The emulator on a free port with a fresh database; rate limits off."""
     with run_emulator(tmp_path / "emulator.db") as running:
         yield running
+
+
+@pytest.fixture
+def astro_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """The emulator's settings in the environment, where ``astrokeys`` reads them."""
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ASTROKEYS_MAX_RETRIES", "0")
+    return emulator

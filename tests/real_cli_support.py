@@ -13,6 +13,11 @@ reached the Astro API, from the emulator's request log.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -224,6 +229,7 @@ class World:
         program: Callable[[], None] | Path,
         project: str = PROJECT,
         env: Optional[Mapping[str, str]] = None,
+        stack_name: str = STACK,
         **config: str,
     ) -> RealStack:
         """A new stack (its own backend) of ``program``; ``config`` is the project's config."""
@@ -234,7 +240,7 @@ class World:
             work_dir=root,
             emulator=self.emulator,
             project_name=project,
-            stack_name=STACK,
+            stack_name=stack_name,
             config={f"{project}:{key}": value for key, value in config.items()},
             env=env,
         )
@@ -278,6 +284,89 @@ class World:
         """An operator deletes a key in the Astro UI."""
         with self.emulator.client() as api:
             assert api.delete(f"/tokens/{token_id}").status_code == 204
+
+
+#: ``pulumi up`` of a keys program, in a process of its own: the CLI and the program die
+#: together when a test kills that process group (Pulumi starts the providers in groups
+#: of their own, so they do not).
+_UP_IN_ANOTHER_PROCESS = """
+import json, sys
+from pulumi import automation as auto
+from pulumi_astrokeys import DeploymentApiKey
+from pulumi_astrokeys.testing.stacks import find_pulumi
+
+settings = json.loads(sys.argv[1])
+
+def program():
+    for name, inputs in settings["keys"].items():
+        DeploymentApiKey(name, **inputs)
+
+workspace = auto.LocalWorkspace(
+    work_dir=settings["work_dir"], env_vars=settings["env"], program=program, pulumi_command=find_pulumi()
+)
+auto.Stack.select(settings["stack"], workspace).up()
+"""
+
+
+def start_up(stack: RealStack, specs: Specs) -> subprocess.Popen[bytes]:
+    """``pulumi up`` of one key per entry of ``specs``, in a new session (its own process group)."""
+    workspace = stack.stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace)
+    settings = {
+        "keys": specs,
+        "work_dir": workspace.work_dir,
+        "env": dict(workspace.env_vars),
+        "stack": stack.stack.name,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", _UP_IN_ANOTHER_PROCESS, json.dumps(settings)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_9(up: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` of ``pulumi up``'s process group: the CLI and the program; its providers live on."""
+    os.killpg(up.pid, signal.SIGKILL)
+    up.wait(timeout=30)
+
+
+def providers_of(stack: RealStack) -> list[int]:
+    """The PIDs of the dynamic provider processes the CLI started for this stack (by its ``PULUMI_HOME``)."""
+    workspace = stack.stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace)
+    home = f"PULUMI_HOME={workspace.env_vars['PULUMI_HOME']}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if b"pulumi.dynamic" in command and home in environment:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait until none of ``pids`` runs (a zombie counts as gone); the ones still running after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [pid for pid in pids if _running(pid)]
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def keys_program(specs: Specs, opts: Optional[dict[str, dict[str, Any]]] = None) -> Callable[[], None]:

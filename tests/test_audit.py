@@ -7,138 +7,29 @@ stack the real Pulumi CLI brought up.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
+from audit_support import (
+    assert_no_secret,
+    json_audit,
+    make_key,
+    marked_key,
+    past_the_commit_bound,
+    run_audit,
+    stack_export,
+    table_rows,
+    use,
+)
 from real_cli_support import World, keys_program, secret_of
 
 from pulumi_astrokeys.audit import EXIT_ERROR, EXIT_EXPIRING, EXIT_OK, EXIT_ORPHANS, EXIT_USAGE, KEY_RESOURCE_TYPE
-from pulumi_astrokeys.cli import main
 from pulumi_astrokeys.testing.emulator import Emulator
-
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-def make_key(
-    emulator: Emulator, deployment_id: str, name: str, *, as_token: Optional[str] = None, days: Optional[int] = None
-) -> dict[str, Any]:
-    """A Deployment API key made through the API (as the owner's token unless told)."""
-    body: dict[str, Any] = {"name": name, "scope": "DEPLOYMENT", "entityId": deployment_id, "role": "DEPLOYMENT_ADMIN"}
-    if days is not None:
-        body["tokenExpiryPeriodInDays"] = days
-    with emulator.client(as_token) as http:
-        response = http.post("/tokens", json=body)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def use(emulator: Emulator, key: dict[str, Any]) -> None:
-    """Authenticate one request with the key, as a pipeline would."""
-    with emulator.client(key["token"]) as http:
-        assert http.get(f"/deployments/{key['roles'][0]['entityId']}").status_code == 200
-
-
-def stack_export(*keys: dict[str, Any], pending: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
-    """A `pulumi stack export` document (version 3) holding these keys, their secrets encrypted."""
-    stack_urn = "urn:pulumi:dev::keys::pulumi:pulumi:Stack::keys-dev"
-    resources: list[dict[str, Any]] = [{"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack"}]
-    for key in keys:
-        deployment_id = key["roles"][0]["entityId"]
-        inputs = {"deployment_id": deployment_id, "name": key["name"], "role": "DEPLOYMENT_ADMIN", "description": ""}
-        resources.append(
-            {
-                "urn": f"urn:pulumi:dev::keys::{KEY_RESOURCE_TYPE}::{key['name']}",
-                "custom": True,
-                "id": key["id"],
-                "type": KEY_RESOURCE_TYPE,
-                "inputs": {"__provider": "gASVKAAAAAAAAACMGXB1bHVtaV9hc3Ryb2tleXMucHJvdmlkZXI=", **inputs},
-                "outputs": {
-                    **inputs,
-                    "key_id": key["id"],
-                    "secret": {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": "v1:Zm9vYmFyYmF6:c2VjcmV0LWNpcGhlcnRleHQ="},
-                    "short_token": key["shortToken"],
-                    "organization_id": None,
-                    "created_at": key["createdAt"],
-                    "start_at": key["startAt"],
-                    "end_at": key.get("endAt"),
-                },
-                "parent": stack_urn,
-                "additionalSecretOutputs": ["secret"],
-            }
-        )
-    deployment: dict[str, Any] = {
-        "manifest": {"time": "2026-11-28T10:00:00Z", "magic": "", "version": "v3.200.0"},
-        "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:c2FsdA==:v1:bm9uY2U=:Y2hlY2s="}},
-        "resources": resources,
-    }
-    if pending:
-        deployment["pending_operations"] = [
-            {
-                "type": "creating",
-                "resource": {
-                    "urn": f"urn:pulumi:dev::keys::{KEY_RESOURCE_TYPE}::{name}",
-                    "custom": True,
-                    "type": KEY_RESOURCE_TYPE,
-                    "inputs": {"deployment_id": deployment_id, "name": name},
-                },
-            }
-            for deployment_id, name in pending
-        ]
-    return {"version": 3, "deployment": deployment}
-
-
-@pytest.fixture
-def astro_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """The emulator's settings in the environment, where the command reads them."""
-    for name, value in emulator.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ASTROKEYS_MAX_RETRIES", "0")
-    return emulator
-
-
-def run_audit(*args: str, stdin: str = "") -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["audit", *args], stdin=io.StringIO(stdin), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def table_rows(out: str) -> list[dict[str, str]]:
-    """Every table row as {column: cell} (cut at the header's column starts), plus its DEPLOYMENT."""
-    rows: list[dict[str, str]] = []
-    deployment, columns = "", None
-    for line in out.splitlines():
-        if line.startswith("Deployment "):
-            deployment, columns = line.split()[1], None
-        elif line.startswith("  NAME "):
-            starts = [m.start() for m in re.finditer(r"(?<!\S)\S+(?: \S+)*", line)]
-            columns = [(line[a:b].strip(), a, b) for a, b in zip(starts, [*starts[1:], None])]
-        elif columns and line.startswith("  "):
-            rows.append({"DEPLOYMENT": deployment, **{n: line[a:b].strip() for n, a, b in columns}})
-        else:
-            columns = None
-    return rows
-
-
-def json_audit(*args: str, stdin: str = "") -> tuple[int, dict[str, Any]]:
-    code, out, err = run_audit(*args, "--json", stdin=stdin)
-    assert err == ""
-    return code, json.loads(out)
-
-
-def assert_no_secret(text: str, emulator: Emulator, *keys: dict[str, Any]) -> None:
-    assert emulator.api_token not in text
-    for key in keys:
-        assert key["token"] not in text
-    assert "ciphertext" not in text and "c2VjcmV0LWNpcGhlcnRleHQ=" not in text
-
 
 # -- findings and exit codes ----------------------------------------------------------------
 
@@ -246,6 +137,9 @@ def test_json_report_shape(astro_env: Emulator) -> None:
         "kind": "STANDARD",
         "role": "DEPLOYMENT_ADMIN",
         "findings": ["expiring"],
+        "createMarker": None,
+        "reason": None,
+        "pendingCreate": None,
         "deleted": False,
     }
     assert 9 < entry["daysLeft"] <= 10
@@ -255,7 +149,10 @@ def test_json_report_shape(astro_env: Emulator) -> None:
         "expiring": 1,
         "neverUsed": 0,
         "unmanaged": 0,
+        "lookedUp": 0,
         "orphans": 0,
+        "inFlight": 0,
+        "suspects": 0,
         "deletedOrphans": 0,
         "missingFromAstro": 0,
     }
@@ -265,8 +162,9 @@ def test_json_report_shape(astro_env: Emulator) -> None:
 
 
 def stack_scene(emulator: Emulator) -> dict[str, Any]:
-    """Two managed keys; what an interrupted `pulumi up` left; a hand-made key; a same-named
-    key made by another API token; and a key on another Deployment no one asked about."""
+    """Two managed keys; what an interrupted `pulumi up` left (its marker, abandoned on Astro's clock);
+    a hand-made key; a same-named key made by another API token; and a key on another Deployment
+    no one asked about."""
     deployment, other = emulator.deployment_ids
     with emulator.client() as http:
         second_token = http.post(
@@ -275,7 +173,7 @@ def stack_scene(emulator: Emulator) -> dict[str, Any]:
     scene = {
         "ci": make_key(emulator, deployment, "ci"),
         "deploy": make_key(emulator, deployment, "deploy"),
-        "orphan": make_key(emulator, deployment, "ci"),
+        "orphan": marked_key(emulator, deployment, "ci"),
         "by_hand": make_key(emulator, deployment, "airflow-ui"),
         "colleagues": make_key(emulator, deployment, "deploy", as_token=second_token["token"]),
         "elsewhere": make_key(emulator, other, "ci"),
@@ -283,6 +181,7 @@ def stack_scene(emulator: Emulator) -> dict[str, Any]:
     }
     for name in ("ci", "deploy", "by_hand", "colleagues"):
         use(emulator, scene[name])
+    past_the_commit_bound(emulator)
     return scene
 
 
@@ -302,7 +201,8 @@ def test_stack_file_marks_managed_unmanaged_and_the_orphan(astro_env: Emulator, 
     assert by_id[scene["orphan"]["id"]]["managed"] is False
     assert by_id[scene["by_hand"]["id"]]["findings"] == ["unmanaged"]
     assert by_id[scene["colleagues"]["id"]]["findings"] == ["unmanaged"], "another token's key is no orphan"
-    assert report["stack"]["creators"] == [scene["ci"]["createdBy"]["id"]]
+    assert by_id[scene["orphan"]["id"]]["createMarker"]["stack"] == "keys/dev"
+    assert report["stack"]["stacks"] == ["keys/dev"] and report["stack"]["creators"] == []
     assert report["stack"]["orphanCheck"] == "done"
     assert report["summary"]["orphans"] == 1 and report["summary"]["unmanaged"] == 2
 
@@ -311,7 +211,7 @@ def test_stack_file_marks_managed_unmanaged_and_the_orphan(astro_env: Emulator, 
     rows = {row["KEY ID"]: row for row in table_rows(out)}
     assert rows[scene["orphan"]["id"]]["MANAGED"] == "no" and rows[scene["orphan"]["id"]]["FINDINGS"] == "never-used, orphan"
     assert rows[scene["ci"]["id"]]["MANAGED"] == "yes" and rows[scene["ci"]["id"]]["FINDINGS"] == "-"
-    assert "--delete-orphans" in out and "Exit status 8: an orphan exists." in out
+    assert "--delete-orphans" in out and "Exit status 8: an orphan or a suspect is left." in out
     assert_no_secret(out + err + json.dumps(report), astro_env, *(scene[n] for n in ("ci", "deploy", "orphan")))
 
 
@@ -395,8 +295,9 @@ def test_an_orphan_changed_since_the_listing_is_not_deleted(emulator: Emulator, 
     client = AstroClient(settings)
     report = audit(client, stack=read_stack_keys(stack_export(scene["ci"], scene["deploy"])))
     assert [k.key.key_id for k in report.orphans] == [scene["orphan"]["id"]]
-    with emulator.client() as http:  # someone adopts it under another name in the meantime
-        assert http.post(f"/tokens/{scene['orphan']['id']}", json={"name": "adopted"}).status_code == 200
+    with emulator.client() as http:  # someone adopts it in the meantime
+        adopted = {"name": "adopted", "description": "ours now"}
+        assert http.post(f"/tokens/{scene['orphan']['id']}", json=adopted).status_code == 200
 
     after = delete_orphans(client, report)
 
@@ -406,19 +307,23 @@ def test_an_orphan_changed_since_the_listing_is_not_deleted(emulator: Emulator, 
     assert after.exit_code() == EXIT_ORPHANS
 
 
-def test_an_orphan_of_an_interrupted_first_create_needs_the_tokens_id(astro_env: Emulator) -> None:
+def test_an_orphan_of_an_interrupted_first_create_is_proven_without_any_key_in_the_state(
+    astro_env: Emulator,
+) -> None:
     deployment = astro_env.deployment_ids[0]
-    orphan = make_key(astro_env, deployment, "first-key")
+    orphan = marked_key(astro_env, deployment, "first-key")
+    past_the_commit_bound(astro_env)
     export = json.dumps(stack_export(pending=((deployment, "first-key"),)))
 
     code, report = json_audit("--stack", "-", stdin=export)
-    assert code == EXIT_OK, "no key in the state says which API token is the stack's"
-    assert "--created-by" in report["stack"]["orphanCheck"]
-    assert report["keys"][0]["findings"] == ["never-used", "unmanaged"]
-
-    code, report = json_audit("--stack", "-", "--created-by", orphan["createdBy"]["id"], stdin=export)
     assert code == EXIT_ORPHANS
-    assert report["keys"][0]["findings"] == ["never-used", "orphan"]
+    (entry,) = report["keys"]
+    assert entry["findings"] == ["never-used", "orphan"]
+    assert entry["pendingCreate"] == f"urn:pulumi:dev::keys::{KEY_RESOURCE_TYPE}::first-key"
+
+    code, report = json_audit("--stack", "-", "--created-by", "cnotthetoken000000000000", stdin=export)
+    assert code == EXIT_ORPHANS and report["keys"][0]["findings"] == ["never-used", "suspect"]
+    assert orphan["createdBy"]["id"] in report["keys"][0]["reason"]
 
 
 def test_a_key_the_state_holds_but_astro_lost_is_reported(astro_env: Emulator) -> None:
@@ -442,7 +347,8 @@ def test_a_real_pulumi_stack_export_shows_the_managed_key_expiring_and_the_orpha
     )
     stack.up()
     managed = stack.keys()["ci"]
-    orphan = make_key(astro_env, deployment, "ci")
+    orphan = marked_key(astro_env, deployment, "ci", project="audit")
+    past_the_commit_bound(astro_env)
     export = tmp_path / "stack.json"
     stack.cli("stack", "export", "--file", str(export))
 
@@ -468,8 +374,30 @@ def test_a_real_pulumi_stack_export_shows_the_managed_key_expiring_and_the_orpha
         (("--stack", "-"), "{not json", "--stack -: standard input is not JSON (line 1, column 2)"),
         (("--stack", "-"), "[1, 2]", "standard input is not a stack export"),
         (("--stack", "-"), '{"version": 3}', "standard input has no `deployment` object"),
+        (
+            ("--stack", "-"),
+            '{"deployment": {"pending_operations": {"type": "creating"}}}',
+            "`deployment.pending_operations` is not a list",
+        ),
+        (("--stack", "-"), '{"deployment": {"pending_operations": [1]}}', "`deployment.pending_operations[0]` is not an object"),
+        (("--stack", "-"), '{"deployment": {"resources": ["x"]}}', "`deployment.resources[0]` is not an object"),
+        (("--stack", "-"), "[" * 100_000 + "]" * 100_000, "nests JSON too deeply for a stack export"),
+        (("--stack", "/dev/zero"), "", "/dev/zero is larger than 128 MiB, which no stack export is"),
     ],
-    ids=["no-input", "bad-id", "missing-file", "empty-stdin", "not-json", "not-an-object", "no-deployment"],
+    ids=[
+        "no-input",
+        "bad-id",
+        "missing-file",
+        "empty-stdin",
+        "not-json",
+        "not-an-object",
+        "no-deployment",
+        "pending-not-a-list",
+        "pending-not-objects",
+        "resources-not-objects",
+        "nested-too-deep",
+        "endless-input",
+    ],
 )
 def test_bad_input_names_the_problem_and_the_fix(
     astro_env: Emulator, args: tuple[str, ...], stdin: str, message: str
@@ -479,6 +407,48 @@ def test_bad_input_names_the_problem_and_the_fix(
     assert out == ""
     assert err.startswith("astrokeys audit: error: ") and message in err
     assert "Traceback" not in err
+
+
+def test_a_state_file_that_is_not_utf8_is_one_sentence(astro_env: Emulator, tmp_path: Path) -> None:
+    export = tmp_path / "stack.json"
+    export.write_bytes(b'{"deployment": {"resources": []}, "note": "caf\xe9"}')
+    code, out, err = run_audit("--stack", str(export))
+    assert code == EXIT_ERROR and out == "" and "Traceback" not in err
+    assert f"--stack {export}: {export} is not UTF-8 text (byte 46)" in err
+
+
+def test_a_deployment_without_keys_and_a_stack_without_keys_are_clean_audits(astro_env: Emulator) -> None:
+    empty = astro_env.deployment_ids[1]
+    code, out, err = run_audit(empty)
+    assert code == EXIT_OK, err
+    assert f"Deployment {empty}\n  (no Deployment API keys)" in out and "Findings: none" in out
+
+    destroyed = json.dumps({"version": 3, "deployment": {"manifest": {}, "resources": []}})
+    code, out, err = run_audit("--stack", "-", stdin=destroyed)
+    assert code == EXIT_OK, err
+    assert "No Deployment to audit: the state holds no key" in out and "Exit status 0" in out
+    code, report = json_audit("--stack", "-", stdin=destroyed)
+    assert code == EXIT_OK and report["keys"] == [] and report["deploymentIds"] == []
+
+
+def test_names_that_would_forge_or_hide_table_lines_are_escaped_and_json_stays_exact(astro_env: Emulator) -> None:
+    deployment = astro_env.deployment_ids[0]
+    forged = make_key(astro_env, deployment, "ci\nFindings: none.\nExit status 0: nothing fails the audit.")
+    hidden = make_key(astro_env, deployment, "\x1b[8mhidden\x1b[0m")
+
+    code, out, _ = run_audit(deployment)
+
+    lines = out.splitlines()
+    assert "\x1b" not in out
+    assert [line for line in lines if line.startswith(("Findings: ", "Exit status"))] == [
+        "Findings: 2 never used.",
+        "Exit status 0: nothing fails the audit.",
+    ]
+    rows = {row["KEY ID"]: row["NAME"] for row in table_rows(out)}
+    assert rows[forged["id"]] == "ci\\nFindings: none.\\nExit status 0: nothing fails the audit."
+    assert rows[hidden["id"]] == "\\x1b[8mhidden\\x1b[0m"
+    _, report = json_audit(deployment)
+    assert {e["keyId"]: e["name"] for e in report["keys"]} == {forged["id"]: forged["name"], hidden["id"]: hidden["name"]}
 
 
 def test_an_unknown_deployment_is_an_error_naming_it(astro_env: Emulator) -> None:

@@ -61,12 +61,6 @@ def test_quick_preview_on_the_real_cli_makes_no_api_request_and_reports_its_floo
     assert float(figures["preview_cost_per_key_50_over_10_keys"]) > 0
 
 
-def test_the_provider_path_imports_none_of_the_emulators_dependencies() -> None:
-    figures = run_benchmarks("startup-deps")
-
-    assert figures == {"startup.emulator_modules_imported": "0"}
-
-
 def test_a_program_of_a_thousand_keys_registers_without_a_recursion_error() -> None:
     # The preview benchmark's 1,000 keys found it: pulumi.dynamic wrapped the pickler once
     # more for every dynamic resource, and about 960 of them overflowed Python's stack.

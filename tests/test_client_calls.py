@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from importlib.metadata import version
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -83,9 +84,10 @@ def test_iter_deployment_tokens_follows_every_page_and_yields_each_token_once(
 
     listed = [token.id for token in client.iter_deployment_tokens(deployment, page_size=3)]
 
-    assert Counter(listed) == Counter(created | owner_token)  # 8 tokens: 3 pages of 3
-    pages = [r["query"] for r in emulator.requests()]
-    assert len(pages) == 3 and all("limit=3" in query for query in pages)
+    assert Counter(listed) == Counter(created | owner_token)
+    # 8 tokens, pages of 3 that overlap by one (the token that ends a page begins the next).
+    pages = [parse_qs(r["query"]) for r in emulator.requests()]
+    assert [(p["offset"], p["limit"]) for p in pages] == [(["0"], ["3"]), (["2"], ["3"]), (["4"], ["3"]), (["6"], ["3"])]
 
 
 def test_list_deployment_tokens_keeps_only_the_deployments_own_tokens(emulator: Emulator, client: AstroClient) -> None:
@@ -123,39 +125,29 @@ def test_get_deployment_returns_the_deployment(emulator: Emulator, client: Astro
     assert deployment.organization_id == emulator.organization_id
 
 
-def test_create_then_delete_deployment_takes_its_tokens_with_it(emulator: Emulator, client: AstroClient) -> None:
-    created = client.create_deployment(emulator.workspace_id, "staging", description="for tests")
-    assert client.get_deployment(created.id).name == "staging"
-    token = client.create_deployment_token(created.id, name="ci")
-
-    client.delete_deployment(created.id)
-
-    with pytest.raises(NotFoundError):
-        client.get_deployment(created.id)
-    assert token.id not in {t["id"] for t in emulator.list_all_tokens()}
-
-
 # -- the connection pool and the User-Agent ---------------------------------------------
 
 
-def test_clients_without_a_transport_share_one_pool_that_close_leaves_open(
-    emulator: Emulator, settings: AstroSettings
-) -> None:
-    other_settings = AstroSettings(host=settings.host, api_token=SecretStr("another"), organization_id="other")
-    first = AstroClient(settings, rate_limits=None)
-    second = AstroClient(other_settings, rate_limits=None)
-    assert first._http is second._http
-
-    second.close()
-
-    assert first.get_deployment(emulator.deployment_ids[0]).id == emulator.deployment_ids[0]
+def test_a_client_owns_its_pool_and_closing_it_closes_the_pool(emulator: Emulator, settings: AstroSettings) -> None:
+    with AstroClient(settings, rate_limits=None) as client:
+        assert client.get_deployment(emulator.deployment_ids[0]).id == emulator.deployment_ids[0]
+    assert client._http.is_closed
 
 
-def test_a_client_with_its_own_transport_gets_its_own_pool_and_closes_it(settings: AstroSettings) -> None:
-    shared = AstroClient(settings, rate_limits=None)
-    with AstroClient(settings, transport=RecordingTransport(), rate_limits=None) as own:
-        assert own._http is not shared._http
-    assert own._http.is_closed and not shared._http.is_closed
+def test_a_client_given_an_http_client_uses_it_and_leaves_it_open(emulator: Emulator, settings: AstroSettings) -> None:
+    transport = RecordingTransport()
+    with httpx.Client(transport=transport) as http_client:
+        with AstroClient(settings, http_client=http_client, rate_limits=None) as client:
+            client.get_deployment(emulator.deployment_ids[0])
+        assert not http_client.is_closed
+    assert [request.url.path for request in transport.sent] == [
+        f"/v1/organizations/{emulator.organization_id}/deployments/{emulator.deployment_ids[0]}"
+    ]
+
+
+def test_a_client_takes_an_http_client_or_a_transport_not_both(settings: AstroSettings) -> None:
+    with httpx.Client() as http_client, pytest.raises(TypeError, match="not both"):
+        AstroClient(settings, http_client=http_client, transport=RecordingTransport())
 
 
 def test_the_server_sees_a_user_agent_naming_the_package_and_its_version(

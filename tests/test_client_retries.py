@@ -21,6 +21,7 @@ from pulumi_astrokeys._errors import (
     ServerError,
 )
 from pulumi_astrokeys._settings import AstroSettings, resolve_settings
+from pulumi_astrokeys.testing.deployment import delete_deployment
 from pulumi_astrokeys.testing.emulator import Emulator
 
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
@@ -217,7 +218,7 @@ def test_a_deployment_delete_whose_answer_was_lost_counts_as_done(emulator: Emul
     deployment = emulator.create_deployment("short-lived")
     emulator.inject_fault("DELETE", r"/deployments/", action="commit-then-drop")
 
-    client.delete_deployment(deployment)
+    delete_deployment(client, deployment)
 
     assert [r["status"] for r in logged(emulator, "DELETE")] == [204, 404]
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pulumi_astrokeys import _client
 from pulumi_astrokeys._client import AstroClient, RetryPolicy
 from pulumi_astrokeys._errors import NetworkError
 from pulumi_astrokeys._settings import AstroSettings, resolve_settings
@@ -19,21 +18,21 @@ from pulumi_astrokeys.testing.emulator import Emulator
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
-ANSWER = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 120\r\n\r\n"
-    + b'{"id": "cdeployment000000000000000", "name": "' + b"x" * 80 + b'"}'
-)
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
 
 
 @dataclass
 class LoopbackServer:
     """A one-thread TCP server on loopback: answers each connection with ``head`` at once, then
-    ``answer`` one byte at a time, ``pause`` seconds apart."""
+    ``answer`` one byte at a time, ``pause`` seconds apart, then ``endless`` for as long as the
+    client listens (``hung_up`` is set once it has gone)."""
 
     head: bytes = b""
     answer: bytes = b""
+    endless: bytes = b""
     pause: float = 0.0
     first_lines: list[str] = field(default_factory=list)
+    hung_up: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -66,8 +65,11 @@ class LoopbackServer:
                             break
                         connection.sendall(self.answer[index : index + 1])
                         time.sleep(self.pause)
+                    while self.endless and not self._stop.is_set():
+                        connection.sendall(self.endless)
+                        time.sleep(self.pause)
                 except OSError:
-                    pass
+                    self.hung_up.set()
 
     def close(self) -> None:
         self._stop.set()
@@ -83,11 +85,10 @@ def server() -> Iterator[LoopbackServer]:
 
 @pytest.fixture
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No proxy variable from the outside; fresh shared connection pools, so the test's variables count."""
+    """No proxy variable from the outside, so the test's variables count."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setattr(_client, "_shared_http_clients", {})
     return monkeypatch
 
 
@@ -96,21 +97,33 @@ def client_for(host: str, timeout: float = 30.0) -> AstroClient:
     return AstroClient(settings, timeout=timeout, retry=RetryPolicy(max_attempts=1), rate_limits=None)
 
 
-@pytest.mark.parametrize("trickled_from", ["status line", "body"])
-def test_a_server_that_trickles_its_answer_is_cut_off_at_the_request_timeout(
-    server: LoopbackServer, no_proxies: pytest.MonkeyPatch, trickled_from: str
+@pytest.mark.parametrize(
+    ("head", "answer", "endless"),
+    [(b"", b"HTTP/1.1 200 OK\r\nX-Slow: ", b"a"), (HEAD, b'{"id": "', b"x")],
+    ids=["status line", "body"],
+)
+def test_a_server_that_trickles_an_endless_answer_is_cut_off_at_the_request_timeout(
+    server: LoopbackServer, no_proxies: pytest.MonkeyPatch, head: bytes, answer: bytes, endless: bytes
 ) -> None:
-    # One byte every 50 ms, each read well inside the timeout: about 10 s for the whole answer.
-    split = 0 if trickled_from == "status line" else ANSWER.index(b"\r\n\r\n") + 4
-    server.head, server.answer, server.pause = ANSWER[:split], ANSWER[split:], 0.05
+    # A byte every 50 ms, each read well inside the timeout, and no end: only a deadline on
+    # the whole request ends it.
+    server.head, server.answer, server.endless, server.pause = head, answer, endless, 0.05
     client = client_for(server.url, timeout=0.5)
+    errors: list[BaseException] = []
 
-    started = time.monotonic()
-    with pytest.raises(NetworkError, match="no answer"):
-        client.get_deployment("cdeployment000000000000000")
-    elapsed = time.monotonic() - started
+    def request() -> None:
+        try:
+            client.get_deployment("cdeployment000000000000000")
+        except BaseException as error:  # handed to the test's thread
+            errors.append(error)
 
-    assert elapsed < 1.5, f"the request ran {elapsed:.1f} s against a timeout of 0.5 s"
+    caller = threading.Thread(target=request, daemon=True)
+    caller.start()
+    caller.join(timeout=60)
+
+    assert not caller.is_alive(), "the request never ended: nothing cut the endless answer off"
+    assert len(errors) == 1 and isinstance(errors[0], NetworkError) and "no answer" in str(errors[0])
+    assert server.hung_up.wait(timeout=10), "the client left the connection open"
 
 
 def test_a_loopback_host_is_reached_directly_even_with_a_proxy_in_the_environment(

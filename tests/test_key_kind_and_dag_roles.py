@@ -175,7 +175,8 @@ def test_a_key_gets_its_kind_and_dag_roles_in_one_create_and_reads_back_unchange
     created = provider.create(inputs)
 
     writes = [(r["method"], r["path"].rsplit("/tokens", 1)[-1]) for r in emulator.requests() if r["method"] == "POST"]
-    assert writes == [("POST", ""), ("POST", f"/{created.id}"), ("POST", f"/{created.id}/roles")]
+    # The description comes last: a token still carrying its create marker was never handed over.
+    assert writes == [("POST", ""), ("POST", f"/{created.id}/roles"), ("POST", f"/{created.id}")]
     (token,) = [t for t in emulator.list_all_tokens() if t["id"] == created.id]
     assert token["kind"] == "DIRECT_ACCESS"
     assert token["roles"] == [

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from importlib.metadata import requires, version
 
+import pytest
 from packaging.requirements import Requirement
 
 import pulumi_astrokeys
@@ -31,8 +32,24 @@ def test_the_version_is_written_once() -> None:
 
 def test_dir_lists_the_lazily_loaded_names() -> None:
     names = dir(pulumi_astrokeys)
-    for lazy in ("AstroClient", "AstroSettings", "RetryPolicy", "resolve_settings"):
+    for lazy in ("AstroClient", "AstroSettings", "RetryPolicy"):
         assert lazy in names
+
+
+def test_every_public_name_resolves_and_internals_stay_inside() -> None:
+    for name in pulumi_astrokeys.__all__:
+        assert getattr(pulumi_astrokeys, name) is not None
+    for internal in ("DeploymentApiKeyProvider", "resolve_settings"):
+        assert internal not in pulumi_astrokeys.__all__
+        assert not hasattr(pulumi_astrokeys, internal)
+
+
+def test_every_error_the_package_raises_is_an_astrokeys_error() -> None:
+    public = [getattr(pulumi_astrokeys, name) for name in pulumi_astrokeys.__all__]
+    errors = [value for value in public if isinstance(value, type) and issubclass(value, BaseException)]
+    assert pulumi_astrokeys.AutonamingConflictError in errors
+    for error in errors:
+        assert issubclass(error, pulumi_astrokeys.AstroKeysError), error
 
 
 def test_astrokeys_emulator_without_its_extra_says_in_one_line_how_to_install_it() -> None:
@@ -51,10 +68,26 @@ def test_astrokeys_emulator_without_its_extra_says_in_one_line_how_to_install_it
     ]
 
 
-def test_importing_the_package_and_its_provider_loads_no_emulator_dependency() -> None:
+# What each entry point may load. A Pulumi program imports the package and the provider
+# process the provider, on every operation: neither loads the client's libraries before its
+# first call, nor ever the emulator's web stack.
+_CLIENT_LIBRARIES = ("httpx", "httpcore", "pydantic", "tenacity", "pulumi_astrokeys._client")
+_EMULATOR = ("starlette", "uvicorn", "pulumi_astrokeys.emulator")
+
+
+@pytest.mark.parametrize(
+    ("module", "must_not_load"),
+    [
+        ("pulumi_astrokeys", _CLIENT_LIBRARIES + _EMULATOR),
+        ("pulumi_astrokeys.provider", _CLIENT_LIBRARIES + _EMULATOR),
+        ("pulumi_astrokeys.testing.pytest_plugin", _EMULATOR),
+        ("pulumi_astrokeys.cli", _EMULATOR),
+    ],
+)
+def test_import_boundaries(module: str, must_not_load: tuple[str, ...]) -> None:
     code = (
-        "import sys, pulumi_astrokeys, pulumi_astrokeys.provider, pulumi_astrokeys.testing.pytest_plugin; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn')))"
+        f"import sys, importlib; importlib.import_module({module!r}); "
+        f"print(sorted(m for m in sys.modules if m.startswith({must_not_load!r})))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 

@@ -2,19 +2,14 @@
 
 Each test pins what ``pulumi`` itself does around the provider: the stack config it
 records with the default provider, lookups of keys that are gone, ``protect``,
-``pulumi:autonaming``, an update killed half-way. ``--replace`` and ``--target``, typed in a
-project folder, are in ``test_real_cli_commands.py``.
+``pulumi:autonaming``. ``--replace`` and ``--target``, typed in a project folder, are in
+``test_real_cli_commands.py``; an update killed half-way has ``test_real_cli_recovery.py``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -233,91 +228,6 @@ def test_an_autonaming_pattern_with_a_random_part_leaves_keys_new_first(world: W
     specs["etl"]["description"] = "Nightly ETL deploys"
 
     assert stack.up().step_ops("etl") == ["create-replacement", "replace", "delete-replaced"]
-
-
-# -- 5. an update killed half-way ---------------------------------------------------------------------------
-
-
-#: ``pulumi up`` of a keys program, in a process of its own: the CLI, its plugins and the
-#: program all die together when the test kills that process group.
-_UP_IN_ANOTHER_PROCESS = """
-import json, sys
-from pulumi import automation as auto
-from pulumi_astrokeys import DeploymentApiKey
-from pulumi_astrokeys.testing.stacks import find_pulumi
-
-settings = json.loads(sys.argv[1])
-
-def program():
-    for name, inputs in settings["keys"].items():
-        DeploymentApiKey(name, **inputs)
-
-workspace = auto.LocalWorkspace(
-    work_dir=settings["work_dir"], env_vars=settings["env"], program=program, pulumi_command=find_pulumi()
-)
-auto.Stack.select(settings["stack"], workspace).up()
-"""
-
-
-def test_after_kill_9_mid_create_the_documented_recovery_leaves_no_token_outside_the_state(world: World) -> None:
-    deployment = world.emulator.deployment_ids[0]
-    specs: dict[str, dict[str, Any]] = {"etl": {"deployment_id": deployment}}
-    stack = world.stack(keys_program(specs))
-    stack.up()
-    # The create is committed, then its answer hangs: the moment the CLI is killed.
-    world.emulator.inject_fault("POST", r"/tokens$", action="commit-then-delay", delay_seconds=60)
-    workspace = stack.stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace)
-    settings = {
-        "keys": {**specs, "reports": {"deployment_id": deployment}},
-        "work_dir": workspace.work_dir,
-        "env": dict(workspace.env_vars),
-        "stack": stack.stack.name,
-    }
-    up = subprocess.Popen(
-        [sys.executable, "-c", _UP_IN_ANOTHER_PROCESS, json.dumps(settings)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not world.tokens({"reports"}) and time.monotonic() < deadline and up.poll() is None:
-            time.sleep(0.1)
-        assert world.tokens({"reports"}), "the create never reached the API"
-    finally:
-        os.killpg(up.pid, signal.SIGKILL)  # kill -9 of pulumi up, its plugins and its program
-        up.wait(timeout=30)
-    (stray_id,) = world.tokens({"reports"})
-    exported = stack.export()
-    pending = exported["deployment"].get("pending_operations") or []
-    assert [(op["type"], op["resource"]["urn"].rsplit("::", 1)[-1]) for op in pending] == [("creating", "reports")]
-
-    # The recovery the README gives: release the lock the killed CLI left, give the stack's
-    # state to astrokeys audit, which deletes the orphan, then a refresh that clears the
-    # pending create, and an up.
-    with pytest.raises(StackFailed, match="the stack is currently locked"):
-        stack.refresh()
-    stack.stack.cancel()
-    state_file = stack.root / "state.json"
-    state_file.write_text(json.dumps(exported), encoding="utf-8")
-    audit = subprocess.run(
-        [sys.executable, "-m", "pulumi_astrokeys", "audit", "--stack", str(state_file), "--delete-orphans"],
-        env={**os.environ, **world.emulator.env()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert stray_id in audit.stdout
-    assert stray_id not in world.tokens()
-    stack.refresh(clear_pending_creates=True)
-    assert not stack.export()["deployment"].get("pending_operations")
-    specs["reports"] = {"deployment_id": deployment}
-    stack.up()
-
-    in_state = {key["id"] for key in stack.keys().values()}
-    assert set(world.tokens()) == in_state and len(in_state) == 2
 
 
 # -- what a long operation says -----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from pulumi_astrokeys import (
     ServerError,
     list_deployment_api_keys,
 )
-from pulumi_astrokeys._client import DEFAULT_TIMEOUT, SHARED_RATE_LIMITER, AstroClient, RetryPolicy
+from pulumi_astrokeys._client import DEFAULT_TIMEOUT, AstroClient, RetryPolicy
+from pulumi_astrokeys._runtime import runtime
 from pulumi_astrokeys._settings import CONFIG_KEYS, RequestSettings, resolve_request_settings
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
@@ -66,7 +67,7 @@ def test_a_backoff_longer_than_the_default_cap_raises_the_cap() -> None:
 
 
 def test_every_client_shares_the_process_wide_pacing_unless_given_its_own() -> None:
-    assert _client({}, {})._limiter is SHARED_RATE_LIMITER
+    assert _client({}, {})._limiter is runtime.rate_limiter
     assert (
         AstroClient.from_config(
             {}, environ={}, host="https://x.example", api_token="t", organization_id=ORG, rate_limits=None

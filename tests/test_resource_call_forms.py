@@ -10,6 +10,7 @@ import pytest
 from pulumi.runtime.mocks import MockResourceArgs, Mocks
 
 from pulumi_astrokeys import DeploymentApiKey, DeploymentApiKeyArgs
+from pulumi_astrokeys._ownership import OWNER_PROPERTY
 from pulumi_astrokeys.testing import BareDeployment, BareDeploymentArgs
 
 DEPLOYMENT = "clm8q7f6q000008lcgyougpsk"
@@ -36,10 +37,12 @@ class Team(pulumi.ComponentResource):
         super().__init__("test:index:Team", name)
 
 
-def registered(build: Callable[[pulumi.ResourceOptions], pulumi.CustomResource]) -> tuple[dict[str, Any], str]:
+def registered(
+    build: Callable[[pulumi.ResourceOptions], pulumi.CustomResource], project: str = "project", stack: str = "stack"
+) -> tuple[dict[str, Any], str]:
     """The inputs the resource registered with, and its URN, built with a parent in its options."""
     mocks = Recording()
-    pulumi.runtime.set_mocks(mocks, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     urns: list[str] = []
 
     @pulumi.runtime.test
@@ -68,6 +71,15 @@ def test_every_call_form_registers_the_same_key_with_its_options(form: str) -> N
 
     assert inputs["deployment_id"] == DEPLOYMENT and inputs["role"] == "DAG_AUTHOR" and inputs["name"] == "ci"
     assert "test:index:Team$pulumi-python:dynamic/astrokeys:DeploymentApiKey::ci" in urn, "opts were lost"
+
+
+def test_a_key_hands_its_provider_whose_key_it_is_and_a_lookup_does_not() -> None:
+    inputs, urn = registered(KEY_FORMS["keywords, opts="], project="shop", stack="staging")
+    assert inputs[OWNER_PROPERTY] == {"project": "shop", "stack": "staging", "name": "ci"}
+    assert urn.startswith("urn:pulumi:staging::shop::")
+
+    looked_up, _ = registered(lambda o: DeploymentApiKey.get("theirs", "cabc", o), project="shop", stack="staging")
+    assert OWNER_PROPERTY not in looked_up
 
 
 DEPLOYMENT_FORMS: dict[str, Callable[[pulumi.ResourceOptions], pulumi.CustomResource]] = {

@@ -200,6 +200,9 @@ async def list_tokens(request: Request, state: EmulatorState, caller: Principal,
         sorts=sorts,
         offset=offset,
         limit=limit,
+        # The API promises no order without `sorts`: newest first here, so that a client
+        # that needs an order (oldest first, or a stable one to page through) must ask for it.
+        newest_first=True,
     )
     return json_response(
         {

@@ -1,8 +1,13 @@
-"""The emulator's notion of "now": wall-clock UTC plus an offset tests can advance."""
+"""The emulator's notion of "now": wall-clock UTC plus an offset tests can advance.
+
+Everything timed in the emulator follows it: token expiry, the ``Date`` header and the
+refill of the rate limits, so a test moves time instead of sleeping.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 __all__ = ["Clock", "format_timestamp", "parse_timestamp"]
@@ -40,6 +45,10 @@ class Clock:
         with self._lock:
             self._offset += timedelta(seconds=seconds)
         return self.now()
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic scale that :meth:`advance` moves too (the rate limits refill on it)."""
+        return time.monotonic() + self.offset_seconds
 
     @property
     def offset_seconds(self) -> float:

@@ -63,6 +63,26 @@ def control_routes(state: EmulatorState) -> list[Route]:
     async def list_faults(request: Request) -> Response:
         return json_response({"faults": [fault.to_json() for fault in state.faults.list()]})
 
+    def _hold(request: Request) -> Any:
+        fault = state.faults.hold(request.path_params["faultId"])
+        if fault is None:
+            raise ApiError(404, f"No hold fault {request.path_params['faultId']}")
+        return fault
+
+    async def get_hold(request: Request) -> Response:
+        return json_response(_hold(request).to_json())
+
+    async def release_hold(request: Request) -> Response:
+        fault = _hold(request)
+        body = await read_json(request, empty={})
+        drop = body.get("drop", False) if isinstance(body, dict) else None
+        if not isinstance(drop, bool):
+            message = "drop must be true or false"
+            raise ApiError.bad_request(message, FieldError("drop", "invalid", message))
+        fault.dropped = drop
+        fault.released.set()
+        return json_response(fault.to_json())
+
     async def clear_faults(request: Request) -> Response:
         return json_response({"cleared": state.faults.clear()})
 
@@ -158,6 +178,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route(f"{PREFIX}/faults", add_fault, methods=["POST"]),
         Route(f"{PREFIX}/faults", list_faults, methods=["GET"]),
         Route(f"{PREFIX}/faults", clear_faults, methods=["DELETE"]),
+        Route(f"{PREFIX}/faults/{{faultId}}", get_hold, methods=["GET"]),
+        Route(f"{PREFIX}/faults/{{faultId}}/release", release_hold, methods=["POST"]),
         Route(f"{PREFIX}/chaos", start_chaos, methods=["POST"]),
         Route(f"{PREFIX}/chaos", get_chaos, methods=["GET"]),
         Route(f"{PREFIX}/chaos", stop_chaos, methods=["DELETE"]),

@@ -18,6 +18,13 @@ Actions:
   has gone by then makes the work fail, as it would read a body that never comes).
 - ``delay-then-commit``: read the request, wait ``delaySeconds``, then do the work
   even if the client has gone: a request the server commits after the client gave up.
+- ``hold``: read the request and keep it until the test releases the fault
+  (``POST /_emulator/faults/{id}/release``), then do the work even if the client has
+  gone; ``delaySeconds`` (default 600) bounds the wait. Released with ``{"drop": true}``,
+  the held requests are dropped instead: nothing is done, no answer sent. A test sees the request arrive
+  (``GET /_emulator/faults/{id}``: ``arrived``, ``held``), so it can act at that exact
+  moment (kill the client, move the clock) instead of racing a delay.
+- ``commit-then-hold``: do the work, then hold the answer back until released.
 """
 
 from __future__ import annotations
@@ -34,7 +41,20 @@ from .ids import new_id
 
 __all__ = ["ACTIONS", "Chaos", "Fault", "FaultRegistry", "parse_chaos", "parse_fault"]
 
-ACTIONS = ("status", "drop", "commit-then-drop", "commit-then-delay", "commit-then-garble", "delay", "delay-then-commit")
+ACTIONS = (
+    "status",
+    "drop",
+    "commit-then-drop",
+    "commit-then-delay",
+    "commit-then-garble",
+    "delay",
+    "delay-then-commit",
+    "hold",
+    "commit-then-hold",
+)
+HOLDS = frozenset({"hold", "commit-then-hold"})
+"""The actions that keep a request until the test releases their fault."""
+_LONGEST_HOLD = 600.0
 
 
 @dataclass
@@ -50,6 +70,13 @@ class Fault:
     retry_after: int | None = None
     delay_seconds: float = 1.0
     message: str | None = None
+    arrived: int = 0
+    """Requests this fault has hit so far."""
+    held: int = 0
+    """Requests a hold keeps right now."""
+    released: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False
+    """Released with ``drop``: the held requests end unanswered (a hold's undone)."""
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path)
@@ -69,6 +96,10 @@ class Fault:
             "retryAfter": self.retry_after,
             "delaySeconds": self.delay_seconds,
             "message": self.message,
+            "arrived": self.arrived,
+            "held": self.held,
+            "released": self.released.is_set(),
+            "dropped": self.dropped,
         }
 
     @property
@@ -189,7 +220,7 @@ def parse_fault(body: Any) -> Fault:
         remaining=count,
         status=status,
         retry_after=None if retry_after is None else int(retry_after),
-        delay_seconds=1.0 if delay is None else delay,
+        delay_seconds=(_LONGEST_HOLD if action in HOLDS else 1.0) if delay is None else delay,
         message=message,
     )
 
@@ -233,6 +264,8 @@ def parse_chaos(body: Any) -> Chaos:
         if not isinstance(spec, dict):
             raise _field(f"actions[{index}]", "each action must be a status code or an object")
         spec = dict(spec)
+        if spec.get("action") in HOLDS:
+            raise _field(f"actions[{index}]", "a hold waits for a release that chaos never sends; arm it as a fault")
         weight = _number(spec, "weight")
         spec.pop("weight", None)
         if weight is not None and weight <= 0:
@@ -257,13 +290,21 @@ class FaultRegistry:
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._holds: dict[str, Fault] = {}
         self._chaos: Chaos | None = None
         self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
             self._faults.append(fault)
+            if fault.action in HOLDS:
+                self._holds[fault.id] = fault  # stays readable and releasable once its count is spent
         return fault
+
+    def hold(self, fault_id: str) -> Fault | None:
+        """A hold fault by id, armed or spent; ``None`` when there is none (or it was cleared)."""
+        with self._lock:
+            return self._holds.get(fault_id)
 
     def take(self, method: str, path: str) -> Fault | None:
         """Consume one hit of the first fault matching the request, else draw from the chaos."""
@@ -271,6 +312,7 @@ class FaultRegistry:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.matches(method, path):
                     fault.remaining -= 1
+                    fault.arrived += 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)
                     return fault
@@ -304,7 +346,11 @@ class FaultRegistry:
             return list(self._faults)
 
     def clear(self) -> int:
+        """Disarm every fault; requests still held are let go."""
         with self._lock:
             count = len(self._faults)
             self._faults.clear()
+            for fault in self._holds.values():
+                fault.released.set()
+            self._holds.clear()
         return count

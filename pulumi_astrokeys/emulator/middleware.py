@@ -148,6 +148,15 @@ class EmulatorMiddleware:
             replay = await self._buffered(receive)
             await asyncio.sleep(fault.delay_seconds)
             await self._guarded(scope, replay, tagged, context)
+        elif fault.action == "hold":
+            replay = await self._buffered(receive)
+            await self._held(fault)
+            if fault.dropped:
+                await drop_connection(send)
+            else:
+                await self._guarded(scope, replay, tagged, context)
+        elif fault.action == "commit-then-hold":
+            await self._guarded(scope, receive, self._holding(tagged, fault), context)
         else:  # pragma: no cover - parse_fault admits only the actions above
             raise ValueError(fault.action)
 
@@ -191,6 +200,32 @@ class EmulatorMiddleware:
             await send(message)
 
         return delaying
+
+    @staticmethod
+    async def _held(fault: Fault) -> None:
+        """Wait until the test releases ``fault`` (or its longest hold has passed)."""
+        fault.held += 1
+        try:
+            deadline = asyncio.get_running_loop().time() + fault.delay_seconds
+            while not fault.released.is_set() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+        finally:
+            fault.held -= 1
+
+    @classmethod
+    def _holding(cls, send: Send, fault: Fault) -> Send:
+        """``send`` that holds the (already committed) answer back until the fault is released."""
+
+        async def holding(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await cls._held(fault)
+            if fault.dropped:
+                if message["type"] == "http.response.start":
+                    await drop_connection(send)
+                return
+            await send(message)
+
+        return holding
 
     @staticmethod
     def _garbling(send: Send) -> Send:

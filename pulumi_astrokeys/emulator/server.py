@@ -265,7 +265,7 @@ class EmulatorServer:
             store=store,
             clock=clock,
             service=service,
-            limiter=RateLimiter(self.limits),
+            limiter=RateLimiter(self.limits, monotonic=clock.monotonic),
             organization_id=primary.organization_id,
             workspace_id=primary.workspace_id,
         )

@@ -207,13 +207,14 @@ def _page_bounds(limit: int | None, offset: int) -> list[int]:
     return [-1 if limit is None else min(limit, _SQLITE_MAX_INT), min(offset, _SQLITE_MAX_INT)]
 
 
-def _order_by(sorts: Sequence[str], columns: dict[str, str], prefix: str = "") -> str:
+def _order_by(sorts: Sequence[str], columns: dict[str, str], prefix: str = "", *, newest_first: bool = False) -> str:
     terms = []
     for sort in sorts:
         key, _, direction = sort.partition(":")
         terms.append(f"{columns[key]} {'DESC' if direction == 'desc' else 'ASC'}")
     # Creation order breaks ties, so paging is stable.
-    terms += [f"{prefix}created_at ASC", f"{prefix}seq ASC"]
+    tie = "DESC" if newest_first and not sorts else "ASC"
+    terms += [f"{prefix}created_at {tie}", f"{prefix}seq {tie}"]
     return ", ".join(terms)
 
 
@@ -490,8 +491,13 @@ class Store:
         sorts: Sequence[str] = (),
         offset: int = 0,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> Page:
-        """Tokens of an organization (all organizations if ``None``), filtered and paged."""
+        """Tokens of an organization (all organizations if ``None``), filtered and paged.
+
+        Ordered by ``sorts``, then by creation; ``newest_first`` reverses the creation order
+        when no sort is given.
+        """
         where: list[str] = []
         params: list[Any] = []
         if organization_id is not None:
@@ -520,7 +526,7 @@ class Store:
             ).fetchone()[0]
             rows = self._conn.execute(
                 f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE {condition} "
-                f"ORDER BY {_order_by(sorts, _TOKEN_SORTS)} LIMIT ? OFFSET ?",
+                f"ORDER BY {_order_by(sorts, _TOKEN_SORTS, newest_first=newest_first)} LIMIT ? OFFSET ?",
                 [*params, *_page_bounds(limit, offset)],
             ).fetchall()
         return Page(self._tokens(rows), total)

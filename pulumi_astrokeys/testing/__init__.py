@@ -4,8 +4,9 @@
   ``pulumi_astronomer.Deployment`` on the local emulator.
 
 The emulator handle (:mod:`.emulator`), Automation API stacks wired to it (:mod:`.stacks`)
-and the pytest fixtures built on both (:mod:`.pytest_plugin`, registered with pytest when
-the package is installed) are submodules, imported only when asked for.
+and the pytest fixtures built on both (:mod:`.pytest_plugin`, which a suite opts into with
+``pytest_plugins = ["pulumi_astrokeys.testing.pytest_plugin"]``) are submodules, imported
+only when asked for.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from .._dynamic import AstroResource, AstroResourceProvider, call_inputs
 from .._inputs import is_unknown
 
 if TYPE_CHECKING:
+    from .._client import AstroClient
     from .._models import Deployment as DeploymentModel
 
 __all__ = ["BareDeployment", "BareDeploymentArgs", "BareDeploymentProvider"]
@@ -88,7 +89,7 @@ class BareDeploymentProvider(AstroResourceProvider):
         def step() -> CreateResult:
             client = self.client()
             try:
-                deployment = client.create_deployment(props["workspace_id"], props["name"])
+                deployment = create_deployment(client, props["workspace_id"], props["name"])
             except AstroAPIError as error:
                 raise KeyOperationError(
                     failure_sentence("create", _describe(props.get("name"), props.get("workspace_id")), error)
@@ -132,7 +133,7 @@ class BareDeploymentProvider(AstroResourceProvider):
 
         def step() -> None:
             try:
-                self.client().delete_deployment(id_)
+                delete_deployment(self.client(), id_)
             except NotFoundError:
                 pass
             except AstroAPIError as error:
@@ -141,6 +142,20 @@ class BareDeploymentProvider(AstroResourceProvider):
                 ) from None
 
         self.run_step(step)
+
+
+def create_deployment(client: AstroClient, workspace_id: str, name: str) -> DeploymentModel:
+    """Create a Standard Deployment in a workspace (``POST /deployments``), paced and retried by ``client``."""
+    from .._client import decode
+    from .._models import Deployment
+
+    body = {"type": "STANDARD", "name": name, "workspaceId": workspace_id}
+    return decode(Deployment, client._request("POST", "/deployments", json=body))
+
+
+def delete_deployment(client: AstroClient, deployment_id: str) -> None:
+    """Delete a Deployment (``DELETE /deployments/{id}``); Astro deletes its Deployment API tokens with it."""
+    client._request("DELETE", f"/deployments/{deployment_id}", not_found_after_retry_is_success=True)
 
 
 def _describe(name: object, workspace_id: object, deployment_id: object = None) -> str:

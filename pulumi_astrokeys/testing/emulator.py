@@ -110,7 +110,8 @@ class Emulator:
         ``path`` is a regular expression searched in the URL path (anchor it, e.g.
         ``r"/tokens$"``, to hit only the create). ``method`` may be ``"*"``.
         ``action`` is one of ``status`` (default 503), ``drop``, ``commit-then-drop``,
-        ``commit-then-delay`` and ``delay``. Returns the fault's id.
+        ``commit-then-delay``, ``commit-then-garble``, ``delay``, ``delay-then-commit``,
+        ``hold`` and ``commit-then-hold`` (see :meth:`wait_until_held`). Returns the fault's id.
         """
         body: dict[str, Any] = {"method": method, "path": path, "action": action, "count": count}
         for key, value in (
@@ -122,6 +123,30 @@ class Emulator:
             if value is not None:
                 body[key] = value
         return str(self._call("POST", "/faults", body)["id"])
+
+    def wait_until_held(self, fault_id: str, count: int = 1, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until a ``hold`` or ``commit-then-hold`` fault keeps ``count`` requests; its state.
+
+        The explicit event a test acts on (kill a process, move the clock) while a request
+        sits at a known point; :meth:`release` lets the requests go.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            fault = dict(self._call("GET", f"/faults/{fault_id}"))
+            if fault["held"] >= count:
+                return fault
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fault {fault_id} holds {fault['held']} request(s) after {timeout} s, not {count}")
+            time.sleep(0.02)
+
+    def release(self, fault_id: str, *, drop: bool = False) -> dict[str, Any]:
+        """Let the requests a ``hold`` fault keeps go on (and any later ones pass at once); with
+        ``drop``, end them unanswered instead, nothing done (a ``commit-then-hold`` did its work)."""
+        return dict(self._call("POST", f"/faults/{fault_id}/release", {"drop": drop}))
+
+    def hold_state(self, fault_id: str) -> dict[str, Any]:
+        """A hold fault's state: ``arrived`` (requests it hit), ``held`` (kept now), ``released``."""
+        return dict(self._call("GET", f"/faults/{fault_id}"))
 
     def faults(self) -> list[dict[str, Any]]:
         """The armed faults with their remaining counts."""

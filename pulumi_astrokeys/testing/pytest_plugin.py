@@ -1,7 +1,11 @@
 """pytest fixtures for testing Pulumi programs that use pulumi-astrokeys, offline.
 
-Installed with the package and registered as a pytest plugin, so a test suite gets them
-without a ``conftest.py``:
+A plugin a test suite opts into, so that no other pytest session of an environment where
+the package is installed loads it (or Pulumi): in the suite's ``conftest.py``::
+
+    pytest_plugins = ["pulumi_astrokeys.testing.pytest_plugin"]
+
+or on the command line, ``pytest -p pulumi_astrokeys.testing.pytest_plugin``. It gives:
 
 - ``astro_emulator``: a fresh local Astro API emulator on a free loopback port, with its
   own database (:class:`~pulumi_astrokeys.testing.emulator.Emulator`: where it is, what it

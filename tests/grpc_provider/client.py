@@ -92,7 +92,17 @@ def provider_environment(extra_env: Mapping[str, str], project: str, stack: str,
 class DynamicProviderProcess:
     """One dynamic provider plugin process, used for the length of one operation."""
 
-    def __init__(self, env: Mapping[str, str], cwd: Optional[Path] = None, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        cwd: Optional[Path] = None,
+        python: str = sys.executable,
+        *,
+        engine_pipe: bool = False,
+    ) -> None:
+        """``engine_pipe``: give the process a pipe for stdin, as the engine does (its write end
+        held here, so :meth:`engine_dies` can close it), instead of ``/dev/null``."""
+        self._engine_pipe = engine_pipe
         self._env = dict(env)
         self._cwd = str(cwd) if cwd else None
         self._python = python
@@ -113,10 +123,23 @@ class DynamicProviderProcess:
                 [self._python, "-m", "pulumi.dynamic"],
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if self._engine_pipe else subprocess.DEVNULL,
                 env=self._env,
                 cwd=self._cwd,
             )
+
+    def engine_dies(self) -> None:
+        """Close this end of the process's stdin, as the kernel does when the engine dies."""
+        assert self._proc is not None and self._proc.stdin is not None, "started with engine_pipe=True"
+        self._proc.stdin.close()
+
+    def wait_for_exit(self, timeout: float) -> Optional[int]:
+        """The process's exit status once it has ended, or ``None`` if it still runs after ``timeout``."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _connect(self) -> provider_pb2_grpc.ResourceProviderStub:
         with self._lock:
@@ -317,14 +340,21 @@ def _type(urn: str) -> str:
     return parts[2].rsplit("$", 1)[-1] if len(parts) > 3 else ""
 
 
-def emulator_provider_process(emulator: Any, project: str = "project", stack: str = "stack") -> DynamicProviderProcess:
+def emulator_provider_process(
+    emulator: Any,
+    project: str = "project",
+    stack: str = "stack",
+    *,
+    engine_pipe: bool = False,
+    config: Optional[Mapping[str, str]] = None,
+) -> DynamicProviderProcess:
     """The SDK's dynamic-provider server (``python -m pulumi.dynamic``), configured as the
     engine would for ``emulator``: credentials through stack config only, none from the
-    environment. Drive it with Check/Diff/Create/Read/Delete; ``close()`` it when done."""
+    environment, plus ``config``. Drive it with Check/Diff/Create/Read/Delete; ``close()`` it when done."""
     env = provider_environment({}, project, stack, "organization")
     for var in emulator.env():
         env.pop(var, None)
-    process = DynamicProviderProcess(env)
+    process = DynamicProviderProcess(env, engine_pipe=engine_pipe)
     secrets = emulator.secret_stack_config()
-    process.configure({**emulator.stack_config(), **secrets}, secret_keys=list(secrets))
+    process.configure({**emulator.stack_config(), **(config or {}), **secrets}, secret_keys=list(secrets))
     return process
