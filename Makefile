@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test pulumi bench campaign lint clean
 
+# make demo's own virtualenv: the package and its emulator extra, what the README's walkthrough
+# installs; none of the test toolchain.
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -18,8 +23,15 @@ $(STAMP): pyproject.toml
 pulumi: $(STAMP)
 	.ci/pulumi-cli.sh $(BIN)
 
-demo: pulumi
-	$(BIN)/python examples/demo.py
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet --upgrade pip
+	PYTHONWARNINGS=ignore::UserWarning $(DEMO_VENV)/bin/pip install --quiet -e '.[emulator]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	.ci/pulumi-cli.sh $(DEMO_VENV)/bin
+	$(DEMO_VENV)/bin/python examples/demo.py
 
 test: pulumi
 	$(BIN)/python -m pytest -n 2 -q
@@ -44,4 +56,4 @@ lint: $(STAMP)
 	$(BIN)/mypy pulumi_astrokeys
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) $(DEMO_VENV) .demo .pytest_cache

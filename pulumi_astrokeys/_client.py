@@ -179,6 +179,7 @@ class AstroClient:
         host: Optional[str] = None,
         api_token: Optional[str] = None,
         organization_id: Optional[str] = None,
+        stack_config: bool = True,
         **options: Any,
     ) -> AstroClient:
         """A client for the settings the provider, the lookups and ``astrokeys audit`` all use.
@@ -187,11 +188,11 @@ class AstroClient:
         ``astrokeys:apiToken``), then the environment; the retries, backoff and request
         timeout from ``config``, then the environment (``astrokeys:maxRetries``, ...).
         ``options`` go to the constructor (``transport``, ``rate_limits``). Raises
-        :class:`ConfigurationError` naming the setting when one is missing or invalid.
+        :class:`ConfigurationError` naming the setting when one is missing or invalid (the
+        environment variable alone with ``stack_config=False``, for a caller that reads none).
         """
-        settings = resolve_settings(
-            host=host, api_token=api_token, organization_id=organization_id, config=config, environ=environ
-        )
+        explicit = {"host": host, "api_token": api_token, "organization_id": organization_id}
+        settings = resolve_settings(**explicit, config=config, environ=environ, stack_config=stack_config)
         request = resolve_request_settings(config=config, environ=environ)
         return cls(settings, retry=_retry_policy(request), timeout=_timeout(request), **options)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
 from ._pickling import pickler_restored
 from ._runtime import runtime
@@ -52,13 +52,22 @@ class AstroResourceProvider(ResourceProvider):
         return f"{type(self).__name__}()"
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Keep the stack config (``astrokeys:*``) for the client, resolved at first use."""
+        """Keep the stack config (``astrokeys:*``) for the client, resolved at first use, and
+        note what is wrong with the connection settings, for :meth:`settings_failures`."""
         from ._engine import watch_engine_of_this_plugin
-        from ._settings import CONFIG_KEYS
+        from ._settings import CONFIG_KEYS, settings_problem
 
         _show_progress_in_pulumi_output()
-        runtime.configure({key: req.config.get(key) for key in CONFIG_KEYS})
+        config = {key: req.config.get(key) for key in CONFIG_KEYS}
+        runtime.configure(config)
+        self._settings_problem = settings_problem({key: value for key, value in config.items() if value is not None})
         watch_engine_of_this_plugin(runtime.exit_grace)
+
+    def settings_failures(self) -> list[CheckFailure]:
+        """A check failure naming the missing or unsafe connection settings, once the engine has
+        configured this provider; none otherwise. So a preview fails on them, asking nothing of the API."""
+        problem = getattr(self, "_settings_problem", None)
+        return [CheckFailure("", problem)] if problem else []
 
     @staticmethod
     def client() -> AstroClient:

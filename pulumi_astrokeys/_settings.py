@@ -43,6 +43,7 @@ __all__ = [
     "RequestSettings",
     "resolve_request_settings",
     "resolve_settings",
+    "settings_problem",
 ]
 
 DEFAULT_HOST = "https://api.astronomer.io"
@@ -60,12 +61,29 @@ class _Setting:
     def full_config_key(self) -> str:
         return f"{CONFIG_NAMESPACE}:{self.config_key}"
 
-    def how_to_set(self) -> str:
+    def config_command(self) -> str:
         secret = "--secret " if self.secret else ""
-        return (
-            f"set it with `pulumi config set {secret}{self.full_config_key} <value>` "
-            f"or the environment variable {self.env_var}"
+        return f"`pulumi config set {secret}{self.full_config_key} <value>`"
+
+    def how_to_set(self) -> str:
+        return f"set it with {self.config_command()} or the environment variable {self.env_var}"
+
+
+def _missing(settings: list[_Setting], stack_config: bool) -> ConfigurationError:
+    """One sentence naming the missing settings and every way the caller reads them."""
+    if len(settings) == 1:
+        (setting,) = settings
+        if stack_config:
+            return ConfigurationError(f"No {setting.what} is configured: {setting.how_to_set()}.")
+        return ConfigurationError(f"No {setting.what} is set: set the environment variable {setting.env_var}.")
+    what = " and no ".join(setting.what for setting in settings)
+    variables = " and ".join(setting.env_var for setting in settings)
+    if stack_config:
+        commands = " and ".join(setting.config_command() for setting in settings)
+        return ConfigurationError(
+            f"No {what} are configured: set them with {commands}, or the environment variables {variables}."
         )
+    return ConfigurationError(f"No {what} are set: set the environment variables {variables}.")
 
 
 HOST = _Setting("host", "ASTRO_API_HOST", "Astro API host")
@@ -107,12 +125,15 @@ def resolve_settings(
     organization_id: Optional[str] = None,
     config: Optional[Mapping[str, Any]] = None,
     environ: Optional[Mapping[str, str]] = None,
+    stack_config: bool = True,
 ) -> AstroSettings:
     """Resolve the settings from arguments, then stack config, then the environment.
 
     ``config`` maps full config keys (``astrokeys:apiToken``) to values, as the Pulumi
     engine hands them to a provider. Raises :class:`ConfigurationError` naming the
-    setting to set when the token or organization is missing, or the host is unsafe.
+    settings to set when the token or organization is missing (both at once when both
+    are), or the host is unsafe. ``stack_config=False`` is for a caller that reads no
+    stack config (``astrokeys audit``): its message names the environment variables only.
     """
     config = config or {}
     environ = os.environ if environ is None else environ
@@ -125,14 +146,23 @@ def resolve_settings(
 
     resolved_host = _normalise_host(pick(host, HOST) or DEFAULT_HOST)
     token = pick(api_token, API_TOKEN)
-    if token is None:
-        raise ConfigurationError(f"No {API_TOKEN.what} is configured: {API_TOKEN.how_to_set()}.")
     organization = pick(organization_id, ORGANIZATION_ID)
-    if organization is None:
-        raise ConfigurationError(
-            f"No {ORGANIZATION_ID.what} is configured: {ORGANIZATION_ID.how_to_set()}."
-        )
+    if token is None or organization is None:
+        missing = [setting for setting, value in ((API_TOKEN, token), (ORGANIZATION_ID, organization)) if value is None]
+        raise _missing(missing, stack_config)
     return AstroSettings(host=resolved_host, api_token=SecretStr(token), organization_id=organization)
+
+
+def settings_problem(config: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Why the connection settings of ``config`` and the environment do not resolve, or ``None``.
+
+    For a preview to fail on missing or unsafe settings without a request to the API.
+    """
+    try:
+        resolve_settings(config=config, environ=environ)
+    except ConfigurationError as error:
+        return str(error)
+    return None
 
 
 @dataclass(frozen=True)

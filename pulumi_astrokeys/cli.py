@@ -184,7 +184,7 @@ def _audit(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             "nothing to audit: give Deployment IDs, or a stack's state with --stack FILE "
             "(`pulumi stack export > stack.json`, or `pulumi stack export | astrokeys audit --stack -`)"
         )
-    with AstroClient.from_config() as client:
+    with AstroClient.from_config(stack_config=False) as client:
         report = audit(
             client,
             args.deployment_ids,
@@ -217,7 +217,7 @@ def _delete_key(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     from ._client import AstroClient
 
     stack = merge_stacks(_read_stack(path, stdin) for path in args.stack)
-    with AstroClient.from_config() as client:
+    with AstroClient.from_config(stack_config=False) as client:
         done = delete_key(client, args.key_id, deployment_id=args.deployment, name=args.name, stack=stack)
     what = f"key {printable(done.name)} ({done.key_id}) on Deployment {done.deployment_id}"
     stdout.write(f"{'Already gone' if done.already_gone else 'Deleted'}: {what}.\n")

@@ -69,14 +69,15 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
     """Creates, reads and deletes Astro Deployment API tokens. Thread-safe; holds no secret when pickled."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate the inputs field by field, without calling the API. Unknown values pass."""
+        """Validate the inputs field by field, and the connection settings, without calling the API.
+        Unknown values pass."""
         from ._inputs import validate_inputs
         from ._ownership import OWNER_PROPERTY
 
         inputs, problems = validate_inputs(news)
         if news.get(OWNER_PROPERTY) is not None:
             inputs[OWNER_PROPERTY] = news[OWNER_PROPERTY]  # whose key: for the create marker, never diffed
-        return CheckResult(inputs, [CheckFailure(p.property, p.reason) for p in problems])
+        return CheckResult(inputs, [CheckFailure(p.property, p.reason) for p in problems] + self.settings_failures())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Any changed or unknown input replaces the key, the new one first; ``__provider`` is never compared.

@@ -40,6 +40,17 @@ def settings(emulator: Emulator) -> AstroSettings:
 
 
 @pytest.fixture
+def unreachable_config() -> dict[str, str]:
+    """Stack config whose settings resolve, for a host where nothing listens: a provider
+    configured with it decides whatever it decides without the API."""
+    return {
+        "astrokeys:host": "http://127.0.0.1:9",
+        "astrokeys:apiToken": "a-token-no-server-checks",
+        "astrokeys:organizationId": "corganization000000000001",
+    }
+
+
+@pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
     """The emulator on a free port with a fresh database; rate limits off."""
     with run_emulator(tmp_path / "emulator.db") as running:

@@ -457,11 +457,22 @@ def test_an_unknown_deployment_is_an_error_naming_it(astro_env: Emulator) -> Non
     assert f"Deployment clm8q7f6q000008lcgyougpsk was not found in organization {astro_env.organization_id}" in err
 
 
-def test_missing_settings_name_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_settings_name_the_environment_variables_and_not_stack_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
         monkeypatch.delenv(name, raising=False)
     code, _, err = run_audit("clm8q7f6q000008lcgyougpsk")
-    assert code == EXIT_ERROR and "ASTRO_API_TOKEN" in err and "Traceback" not in err
+    assert code == EXIT_ERROR and "Traceback" not in err
+    assert err == (
+        "astrokeys audit: error: No Astro API token and no Astro organization ID are set: set the environment "
+        "variables ASTRO_API_TOKEN and ASTRO_ORGANIZATION_ID. (astrokeys reads the environment, not stack config)\n"
+    )
+
+    monkeypatch.setenv("ASTRO_ORGANIZATION_ID", "corganization000000000001")
+    code, _, err = run_audit("clm8q7f6q000008lcgyougpsk")
+    assert code == EXIT_ERROR and "ASTRO_API_TOKEN" in err
+    assert "pulumi config" not in err, "the audit reads no stack config, so it must not ask for it"
 
 
 def test_a_wrong_api_token_is_one_line_without_the_token(astro_env: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -248,17 +248,6 @@ def test_quickstart_without_a_deployment_id_fails_naming_the_config_key() -> Non
         run_example("quickstart", QUICKSTART, {})
 
 
-def test_the_root_project_runs_the_quickstart_under_the_same_project_name() -> None:
-    import yaml
-
-    root = yaml.safe_load((EXAMPLES.parent / "Pulumi.yaml").read_text())
-    example = yaml.safe_load((EXAMPLES / "quickstart" / "Pulumi.yaml").read_text())
-    assert (EXAMPLES.parent / root["main"] / "__main__.py").resolve() == (EXAMPLES / "quickstart" / "__main__.py")
-    assert root["name"] == example["name"] == QUICKSTART
-    assert root["runtime"]["name"] == "python"
-    assert root["runtime"]["options"]["virtualenv"] == ".venv"
-
-
 # -- rotation ----------------------------------------------------------------------------
 
 ROTATION = "astrokeys-rotation"

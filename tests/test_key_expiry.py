@@ -31,12 +31,12 @@ def at(moment: datetime) -> str:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> DeploymentApiKeyProvider:
-    """A provider with no credentials at all: whatever it decides, it decides without the API."""
+def offline(monkeypatch: pytest.MonkeyPatch, unreachable_config: dict[str, str]) -> DeploymentApiKeyProvider:
+    """A provider whose API is nowhere: whatever it decides, it decides without the API."""
     for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST", CLOCK_OFFSET_ENV):
         monkeypatch.delenv(var, raising=False)
     provider = DeploymentApiKeyProvider()
-    provider.configure(ConfigureRequest(Config({}, "test")))
+    provider.configure(ConfigureRequest(Config(unreachable_config, "test")))
     return provider
 
 

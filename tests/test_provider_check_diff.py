@@ -16,12 +16,12 @@ OTHER_DEPLOYMENT = "clm8q7f6q000008lcgyougpsz"
 
 
 @pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> DeploymentApiKeyProvider:
-    # No credentials anywhere: check and diff must not need them (they make no API call).
+def provider(monkeypatch: pytest.MonkeyPatch, unreachable_config: dict[str, str]) -> DeploymentApiKeyProvider:
+    # Settings that resolve, for a host where nothing listens: check and diff make no API call.
     for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
         monkeypatch.delenv(var, raising=False)
     provider = DeploymentApiKeyProvider()
-    provider.configure(ConfigureRequest(Config({}, "test")))
+    provider.configure(ConfigureRequest(Config(unreachable_config, "test")))
     return provider
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import dill
 import pytest
 from grpc_provider import UNKNOWN, DynamicProviderProcess, ProviderError, Secret, emulator_provider_process
+from grpc_provider.client import provider_environment
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
@@ -95,6 +96,28 @@ def test_bad_inputs_fail_check_by_name_and_never_reach_the_api(emulator: Any, se
     emulator.clear_requests()
     _, failures = server.check(URN, {}, inputs("nope", name="", expiry_period_in_days=0))
     assert {f.property for f in failures} == {"deployment_id", "name", "expiry_period_in_days"}
+    assert emulator.requests() == []
+
+
+def test_missing_settings_fail_check_in_one_sentence_before_any_request(emulator: Any) -> None:
+    env = provider_environment({}, "demo", "dev", "organization")
+    for var in emulator.env():
+        env.pop(var, None)
+    process = DynamicProviderProcess(env)
+    try:
+        process.configure({"astrokeys:host": emulator.host}, secret_keys=[])
+        emulator.clear_requests()
+        _, failures = process.check(URN, {}, inputs(emulator.deployment_ids[0]))
+    finally:
+        process.close()
+    assert [(f.property, f.reason) for f in failures] == [
+        (
+            "",
+            "No Astro API token and no Astro organization ID are configured: set them with "
+            "`pulumi config set --secret astrokeys:apiToken <value>` and `pulumi config set astrokeys:organizationId "
+            "<value>`, or the environment variables ASTRO_API_TOKEN and ASTRO_ORGANIZATION_ID.",
+        )
+    ]
     assert emulator.requests() == []
 
 

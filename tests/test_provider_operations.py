@@ -163,13 +163,22 @@ def test_an_unauthorized_token_gives_one_sentence_with_the_fix(emulator: Any) ->
     assert message.count("\n") == 0
 
 
-def test_missing_credentials_name_the_setting(monkeypatch: pytest.MonkeyPatch, emulator: Any) -> None:
+def test_missing_credentials_fail_check_and_create_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, emulator: Any
+) -> None:
     for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
         monkeypatch.delenv(var, raising=False)
     provider = DeploymentApiKeyProvider()
-    provider.configure(ConfigureRequest(Config({"astrokeys:host": emulator.host}, "test")))
+    provider.configure(
+        ConfigureRequest(Config({"astrokeys:host": emulator.host, "astrokeys:organizationId": "o"}, "test"))
+    )
+    checked = provider.check({}, {"deployment_id": emulator.deployment_ids[0], "name": "ci"})
+    assert [(f.property, f.reason) for f in checked.failures] == [
+        ("", "No Astro API token is configured: set it with `pulumi config set --secret astrokeys:apiToken <value>` "
+         "or the environment variable ASTRO_API_TOKEN.")
+    ]
     with pytest.raises(KeyOperationError, match="ASTRO_API_TOKEN"):
-        provider.create(inputs(provider, emulator.deployment_ids[0]))
+        provider.create(checked.inputs)
 
 
 def test_the_pickled_provider_holds_no_credential(emulator: Any, provider: DeploymentApiKeyProvider) -> None:

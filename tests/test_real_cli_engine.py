@@ -2,8 +2,8 @@
 
 Each test pins what ``pulumi`` itself does around the provider: the stack config it
 records with the default provider, lookups of keys that are gone, ``protect``,
-``pulumi:autonaming``, ``--replace`` and ``--target`` (an update killed half-way has
-``test_real_cli_recovery.py`` of its own).
+``pulumi:autonaming``. ``--replace`` and ``--target``, typed in a project folder, are in
+``test_real_cli_commands.py``; an update killed half-way has ``test_real_cli_recovery.py``.
 """
 
 from __future__ import annotations
@@ -228,52 +228,6 @@ def test_an_autonaming_pattern_with_a_random_part_leaves_keys_new_first(world: W
     specs["etl"]["description"] = "Nightly ETL deploys"
 
     assert stack.up().step_ops("etl") == ["create-replacement", "replace", "delete-replaced"]
-
-
-# -- 5. --replace and --target ---------------------------------------------------------------------------------
-
-
-def test_up_with_replace_rotates_one_key_new_first(world: World) -> None:
-    deployment = world.emulator.deployment_ids[0]
-    stack = world.stack(keys_program({"etl": {"deployment_id": deployment}, "reports": {"deployment_id": deployment}}))
-    stack.up()
-    before = stack.keys()
-    world.clear()
-
-    result = stack.up(replace=[before["etl"]["urn"]])
-
-    assert result.ops() == {"etl": "replace", "reports": "same"}
-    assert result.step_ops("etl") == ["create-replacement", "replace", "delete-replaced"]
-    after = stack.keys()
-    assert after["reports"]["id"] == before["reports"]["id"]
-    assert world.writes() == [
-        ("POST", "/tokens"),
-        ("POST", f"/tokens/{after['etl']['id']}"),
-        ("DELETE", f"/tokens/{before['etl']['id']}"),
-    ]
-    assert world.answer_to(secret_of(before["etl"]), deployment) == 401
-    assert world.answer_to(secret_of(after["etl"]), deployment) == 200
-
-
-def test_up_with_target_replaces_only_the_targeted_key(world: World) -> None:
-    deployment = world.emulator.deployment_ids[0]
-    specs: dict[str, dict[str, Any]] = {
-        "etl": {"deployment_id": deployment, "keepers": {"rotation": "1"}},
-        "reports": {"deployment_id": deployment, "keepers": {"rotation": "1"}},
-    }
-    stack = world.stack(keys_program(specs))
-    stack.up()
-    before = stack.keys()
-    for spec in specs.values():
-        spec["keepers"] = {"rotation": "2"}
-
-    result = stack.up(target=[before["etl"]["urn"]])
-
-    assert result.ops()["etl"] == "replace" and result.ops().get("reports", "same") == "same"
-    after = stack.keys()
-    assert after["etl"]["id"] != before["etl"]["id"]
-    assert after["reports"]["id"] == before["reports"]["id"]
-    assert stack.preview().ops() == {"etl": "same", "reports": "replace"}, "the untargeted key is still due"
 
 
 # -- what a long operation says -----------------------------------------------------------------------------

@@ -74,6 +74,22 @@ def test_missing_organization_names_the_config_key_and_the_variable() -> None:
     assert "ASTRO_ORGANIZATION_ID" in str(caught.value)
 
 
+def test_both_missing_are_named_in_one_sentence_with_both_ways_to_set_them() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_settings(environ={})
+    assert str(caught.value) == (
+        "No Astro API token and no Astro organization ID are configured: set them with "
+        "`pulumi config set --secret astrokeys:apiToken <value>` and `pulumi config set astrokeys:organizationId "
+        "<value>`, or the environment variables ASTRO_API_TOKEN and ASTRO_ORGANIZATION_ID."
+    )
+
+
+def test_a_caller_that_reads_no_stack_config_names_only_the_environment_variable() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_settings(organization_id="o", environ={}, stack_config=False)
+    assert str(caught.value) == "No Astro API token is set: set the environment variable ASTRO_API_TOKEN."
+
+
 @pytest.mark.parametrize("host", ["http://api.astronomer.io", "http://10.0.0.5:8080", "http://example.com"])
 def test_plain_http_is_refused_for_remote_hosts(host: str) -> None:
     with pytest.raises(ConfigurationError, match="plain http"):

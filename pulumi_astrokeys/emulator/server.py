@@ -2,8 +2,14 @@
 
 :class:`EmulatorServer` serves either in the foreground (the CLI) or on a
 background thread (tests). Once the socket accepts connections it knows its
-:class:`Bootstrap` (host, ids, a freshly minted owner token) and, if asked,
-writes it to a file atomically.
+:class:`Bootstrap` (host, ids, the owner token) and, if asked, writes it to a
+file atomically.
+
+A restart on the same database keeps the host and the owner token, so settings
+stored with ``pulumi config set`` keep working: the database records the port it
+was served on, and the token's value, which the database keeps only as a hash,
+is taken back from the previous bootstrap file (readable by its owner only).
+:class:`Continuity` says what a start kept.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import logging
 import os
 import shlex
+import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -29,7 +36,7 @@ from .service import Service
 from .state import EmulatorState
 from .store import Store
 
-__all__ = ["Bootstrap", "EmulatorServer"]
+__all__ = ["Bootstrap", "Continuity", "EmulatorServer", "PortInUseError"]
 
 logger = logging.getLogger("pulumi_astrokeys.emulator")
 
@@ -100,6 +107,44 @@ class Bootstrap:
             raise
 
 
+@dataclass(frozen=True)
+class Continuity:
+    """What a start kept of the previous start on the same database."""
+
+    new_database: bool
+    """The database was created (and seeded) by this start."""
+    same_host: bool
+    """The host (address and port) is the previous start's."""
+    same_token: bool
+    """The owner token's value is the previous start's, so it still works."""
+
+
+class PortInUseError(RuntimeError):
+    """The port the database was served on before is taken; the message says how to go on."""
+
+
+def read_bootstrap_file(path: str | Path) -> dict[str, Any] | None:
+    """A bootstrap file's content, or ``None`` when it is missing or not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise PortInUseError(
+                f"port {port}, where the emulator on this database listened before, is in use: stop what holds "
+                "it, or start with --port 0 for a free port (settings holding the old host then need the new one)"
+            ) from None
+
+
 def _url_host(host: str) -> str:
     """The host a client should dial: wildcards become loopback, IPv6 gets brackets."""
     if host in ("", "0.0.0.0"):
@@ -151,7 +196,10 @@ class EmulatorServer:
     Use :meth:`serve` to run in the foreground (signals stop it), or
     :meth:`start` / :meth:`stop` (or ``with``) to run on a background thread.
     Rate limits are per API token and method class; ``rate_limits=False`` turns
-    them off.
+    them off. ``port=None`` serves on the port the database was served on before
+    (a free one the first time); ``0`` always picks a free one. With a
+    ``bootstrap_file``, the owner token of the previous start (read back from that
+    file) stays valid unless ``new_token`` is set.
     """
 
     def __init__(
@@ -159,7 +207,7 @@ class EmulatorServer:
         db_path: str | Path = "astrokeys-emulator.db",
         *,
         host: str = "127.0.0.1",
-        port: int = 0,
+        port: int | None = 0,
         rate_limits: bool = True,
         post_per_second: float = 10.0,
         delete_per_second: float = 5.0,
@@ -167,6 +215,7 @@ class EmulatorServer:
         bootstrap_file: str | Path | None = None,
         on_ready: Callable[[Bootstrap], None] | None = None,
         log_level: str | None = None,
+        new_token: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
@@ -180,7 +229,9 @@ class EmulatorServer:
         self.bootstrap_file = None if bootstrap_file is None else Path(bootstrap_file)
         self.on_ready = on_ready
         self.log_level = log_level
+        self.new_token = new_token
         self.bootstrap: Bootstrap | None = None
+        self.continuity: Continuity | None = None
         self.state: EmulatorState | None = None
         self._server: _UvicornServer | None = None
         self._thread: threading.Thread | None = None
@@ -188,13 +239,28 @@ class EmulatorServer:
         self._error: BaseException | None = None
 
     def _prepare(self) -> _UvicornServer:
+        previous: dict[str, Any] = {}
+        if self.bootstrap_file is not None:
+            previous = read_bootstrap_file(self.bootstrap_file) or {}
+        store = Store(self.db_path)
+        new_database = store.get_meta("primary_organization_id") is None
+        stored_host = store.get_meta("host")
+        port = self.port
+        if port is None:
+            port = int(store.get_meta("port") or 0)
+            if port:
+                try:
+                    _check_port_free(self.host, port)
+                except PortInUseError:
+                    store.close()
+                    raise  # the bootstrap file, and the token it holds, stay for the next start
         if self.bootstrap_file is not None:
             # A stale file must not be mistaken for this start's.
             self.bootstrap_file.unlink(missing_ok=True)
-        store = Store(self.db_path)
         clock = Clock()
         service = Service(store, clock)
-        primary = service.start_primary()
+        kept = previous.get("apiToken")
+        primary = service.start_primary(keep_token=None if self.new_token or not isinstance(kept, str) else kept)
         self.state = EmulatorState(
             store=store,
             clock=clock,
@@ -204,9 +270,17 @@ class EmulatorServer:
             workspace_id=primary.workspace_id,
         )
 
-        def on_started(port: int) -> None:
+        def on_started(bound: int) -> None:
+            host = f"http://{_url_host(self.host)}:{bound}"
+            store.set_meta("port", str(bound))
+            store.set_meta("host", host)
+            self.continuity = Continuity(
+                new_database=new_database,
+                same_host=stored_host == host,
+                same_token=primary.api_token == kept,
+            )
             self.bootstrap = Bootstrap(
-                host=f"http://{_url_host(self.host)}:{port}",
+                host=host,
                 organization_id=primary.organization_id,
                 workspace_id=primary.workspace_id,
                 deployment_ids=primary.deployment_ids,
@@ -222,7 +296,7 @@ class EmulatorServer:
         config = uvicorn.Config(
             create_app(self.state),
             host=self.host,
-            port=self.port,
+            port=port,
             http="h11",
             ws="none",
             loop="asyncio",

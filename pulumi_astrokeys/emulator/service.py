@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from .clock import Clock, format_timestamp
-from .credentials import mint_token
+from .credentials import hash_token, mint_token
 from .ids import new_id
 from .models import CreateDeploymentRequest
 from .store import DeploymentRecord, Store, Token
@@ -63,12 +63,15 @@ class Service:
             "fullName": "Emulator Owner",
         }
 
-    def start_primary(self) -> OrganizationInfo:
-        """Seed a fresh database (or reuse a seeded one) and mint this start's owner token.
+    def start_primary(self, keep_token: str | None = None) -> OrganizationInfo:
+        """Seed a fresh database (or reuse a seeded one) and give this start's owner token.
 
-        The organization, workspace and Deployments persist across starts. The
-        owner token keeps its id but gets a new value at every start, since only
-        its hash is stored; the previous start's value stops working.
+        The organization, workspace and Deployments persist across starts. The database
+        stores only the hash of the owner token's value, so it cannot give the value back:
+        ``keep_token`` is the value the caller kept from the previous start. When it is
+        still the owner token's value it stays valid; otherwise (none kept, or not that
+        token's) the owner token keeps its id but gets a new value, and the previous
+        value stops working.
         """
         org_id = self.store.get_meta("primary_organization_id")
         if org_id is None:
@@ -79,7 +82,7 @@ class Service:
             org_id = org.id
         workspace_id = self.store.get_meta("primary_workspace_id")
         assert workspace_id is not None
-        return self._ready(org_id, workspace_id)
+        return self._ready(org_id, workspace_id, keep_token)
 
     def create_organization(self, name: str) -> OrganizationInfo:
         """Another organization with its own workspace, Deployments and owner token."""
@@ -87,7 +90,7 @@ class Service:
         workspace = self.store.create_workspace(org.id, f"{name} Workspace", self.now())
         return self._ready(org.id, workspace.id)
 
-    def _ready(self, organization_id: str, workspace_id: str) -> OrganizationInfo:
+    def _ready(self, organization_id: str, workspace_id: str, keep_token: str | None = None) -> OrganizationInfo:
         creator = self._seed_user()
         page = self.store.list_deployments(organization_id, workspace_ids=[workspace_id])
         ids = [d.id for d in page.items]
@@ -99,12 +102,16 @@ class Service:
             organization_id=organization_id,
             workspace_id=workspace_id,
             deployment_ids=ids,
-            api_token=self._mint_owner_token(organization_id, creator),
+            api_token=self._owner_token(organization_id, creator, keep_token),
         )
 
-    def _mint_owner_token(self, organization_id: str, creator: dict[str, Any]) -> str:
+    def _owner_token(self, organization_id: str, creator: dict[str, Any], keep_token: str | None) -> str:
         key = f"bootstrap_token:{organization_id}"
         token_id = self.store.get_meta(key)
+        if token_id is not None and keep_token:
+            kept = self.store.find_token_by_hash(hash_token(keep_token))
+            if kept is not None and kept.id == token_id:
+                return keep_token
         if token_id is not None:
             rotated = self.rotate_token(organization_id, token_id, creator)
             if rotated is not None:

@@ -285,17 +285,20 @@ def start_emulator_process(
     bootstrap_file: str | Path,
     extra_args: Sequence[str] = (),
     *,
+    port: int | None = 0,
     timeout: float = 30.0,
     log_file: str | Path | None = None,
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """Run ``python -m pulumi_astrokeys.emulator`` on a free port; wait for its bootstrap file.
+    """Run ``python -m pulumi_astrokeys.emulator``; wait for this start's bootstrap file.
 
-    Returns the process (stdout piped: it carries only the export lines) and the
-    bootstrap JSON. Logs go to ``log_file`` if given, else are discarded. The
-    caller stops the process (``terminate()`` / ``kill()``, then ``wait()``).
+    ``port=0`` (the default) serves on a free port; ``None`` leaves the emulator its own
+    default, the port the database was served on before. Returns the process (stdout
+    piped: it carries the comment line on what the start kept, then the export lines) and
+    the bootstrap JSON. Logs go to ``log_file`` if given, else are discarded. The caller
+    stops the process (``terminate()`` / ``kill()``, then ``wait()``).
     """
     bootstrap_path = Path(bootstrap_file)
-    bootstrap_path.unlink(missing_ok=True)
+    previous = _file_version(bootstrap_path)
     log = open(log_file, "a", encoding="utf-8") if log_file is not None else None
     try:
         process = subprocess.Popen(
@@ -303,8 +306,7 @@ def start_emulator_process(
                 sys.executable,
                 "-m",
                 "pulumi_astrokeys.emulator",
-                "--port",
-                "0",
+                *(["--port", str(port)] if port is not None else []),
                 "--db",
                 str(db_path),
                 "--bootstrap-file",
@@ -321,7 +323,8 @@ def start_emulator_process(
             log.close()  # the child holds its own descriptor
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if bootstrap_path.exists():
+        current = _file_version(bootstrap_path)
+        if current is not None and current != previous:
             return process, json.loads(bootstrap_path.read_text(encoding="utf-8"))
         if process.poll() is not None:
             raise RuntimeError(f"the emulator exited with status {process.returncode} before starting")
@@ -329,3 +332,12 @@ def start_emulator_process(
     process.kill()
     process.wait()
     raise RuntimeError(f"the emulator did not write {bootstrap_path} within {timeout} s")
+
+
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """A file's inode and modification time: a rewrite (a new file renamed in place) changes them."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns

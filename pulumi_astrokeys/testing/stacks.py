@@ -81,11 +81,16 @@ def _pulumi_command(found: Optional[str]) -> auto.PulumiCommand:
             "the Pulumi CLI is not installed: run `make pulumi` in a clone of pulumi-astrokeys (it builds one "
             "with Go) or install it from https://www.pulumi.com/docs/install/, then put it on the PATH"
         )
-    root = Path(found).absolute().parent.parent
+    path = Path(found).absolute()
+    # The SDK takes an installation root holding bin/pulumi, or runs `pulumi` from the PATH; a
+    # CLI elsewhere (the project's cached build) is on the PATH, where `found` came from.
+    root = str(path.parent.parent) if path.parent.name == "bin" else None
     try:
-        return auto.PulumiCommand(root=str(root), version=VersionInfo.parse(MINIMUM_CLI_VERSION))
+        command = auto.PulumiCommand(root=root, version=VersionInfo.parse(MINIMUM_CLI_VERSION))
     except auto.InvalidVersionError as error:
         raise PulumiCliMissingError(f"the Pulumi CLI at {found} is too old: {error}") from None
+    command.command = str(path)
+    return command
 
 
 def offline_environment(work_dir: Path, passphrase: str = DEFAULT_PASSPHRASE) -> dict[str, str]:
