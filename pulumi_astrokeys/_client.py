@@ -168,7 +168,7 @@ class AstroClient:
         )
         # Computed once: the limiter keys its buckets by the token's digest, never the token.
         self._pacing_key = fingerprint(settings.api_token.get_secret_value())
-        self._server_clock_offset = 0.0
+        self._server_clock_offset: Optional[float] = None
 
     @classmethod
     def from_config(
@@ -212,6 +212,12 @@ class AstroClient:
         Used to tell tokens created by a request from older ones without trusting this
         machine's clock. Falls back to the local clock before the first answer.
         """
+        return self.answered_time() or datetime.now(timezone.utc)
+
+    def answered_time(self) -> Optional[datetime]:
+        """The API server's current time from the ``Date`` of its latest answer; ``None`` before any."""
+        if self._server_clock_offset is None:
+            return None
         return datetime.now(timezone.utc) + timedelta(seconds=self._server_clock_offset)
 
     def __repr__(self) -> str:

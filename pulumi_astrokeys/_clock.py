@@ -1,52 +1,23 @@
-"""The provider's clock: whether a key has expired or is due for rotation.
+"""This machine's clock, as the providers first judge a key's age by it.
 
-``diff`` decides this, and ``diff`` runs at ``pulumi preview`` without calling the API
-(a preview of many keys must stay offline and cheap). So "now" is this machine's UTC
-clock, compared with the ``end_at`` the API stored in the state when the key was made.
-The server's clock is not at hand there: the provider process starts afresh for every
-Pulumi operation, and a preview sends no request whose ``Date`` it could read. A clock
-off by seconds or minutes (NTP keeps it far closer) matters little against expiry and
-rotation periods counted in whole days; a ``rotate_before_days`` margin absorbs it.
-This is what Pulumi's and Terraform's own time-based resources do (``time_rotating``
-compares the local clock with a stored timestamp at plan time).
-
-Tests need to move that clock the way they move the emulator's. The environment
-variable :data:`CLOCK_OFFSET_ENV` (seconds, may be fractional) shifts "now" forward in
-the provider process; it is for tests only, and the tests that advance the emulator's
-clock set it to the same offset. Nothing else reads it, and a value that is not a
-number is an error naming the variable, never silently ignored.
+``diff`` runs at ``pulumi preview``, where a preview of many keys must stay offline and
+cheap, so a key's stored ``end_at`` is first compared with this machine's UTC clock. That
+clock only proposes: before time alone replaces a key, :mod:`pulumi_astrokeys._expiry`
+confirms it against Astro's (the ``Date`` of an API answer), so a machine clock that runs
+far ahead never rotates keys Astro still honours.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Optional
 
-__all__ = ["CLOCK_OFFSET_ENV", "now", "parse_time"]
-
-CLOCK_OFFSET_ENV = "ASTROKEYS_TEST_CLOCK_OFFSET_SECONDS"
-"""Test-only: seconds to add to this machine's clock when the provider decides expiry."""
+__all__ = ["now", "parse_time"]
 
 
 def now() -> datetime:
-    """The current UTC time as the provider judges expiry: the machine's clock, plus the test offset if set."""
-    moment = datetime.now(timezone.utc)
-    raw = os.environ.get(CLOCK_OFFSET_ENV, "").strip()
-    if not raw:
-        return moment
-    try:
-        offset = float(raw)
-    except ValueError:
-        offset = math.nan
-    if not math.isfinite(offset):
-        from ._errors import ConfigurationError
-
-        raise ConfigurationError(
-            f"{CLOCK_OFFSET_ENV} is {raw!r}, not a number of seconds; it is for tests only, so unset it"
-        )
-    return moment + timedelta(seconds=offset)
+    """This machine's current UTC time."""
+    return datetime.now(timezone.utc)
 
 
 def parse_time(value: Any) -> Optional[datetime]:

@@ -42,8 +42,6 @@ from pydantic import ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from ._client import AstroClient
-from ._clock import now as clock_now
-from ._clock import parse_time
 from ._engine import engine_gone
 from ._errors import (
     AmbiguousCreateError,
@@ -54,6 +52,7 @@ from ._errors import (
     RateLimitedError,
     ServerError,
 )
+from ._expiry import astro_says_expired
 from ._inputs import KeyInputs, normalise
 from ._messages import describe_key, failure_sentence
 from ._models import ApiToken, ApiTokenRole
@@ -113,7 +112,8 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
     A key whose value was rotated outside Pulumi keeps no secret: the one in the state no
     longer works, and a key without one is replaced at the next ``pulumi up``. An expired
     key stays, with fresh metadata; for a ``managed`` key (not a lookup) one line says that
-    the next ``pulumi up`` replaces it.
+    the next ``pulumi up`` replaces it, expired by Astro's clock, whatever this machine's says
+    (:func:`~pulumi_astrokeys._expiry.astro_says_expired`).
     """
     old = normalise(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
@@ -140,6 +140,8 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
             token.last_rotated_at or "an unknown time",
         )
         secret = None
+    if managed and astro_says_expired(client, key, token.end_at):
+        secret = None
     outputs = key_outputs(
         token,
         None,
@@ -148,9 +150,6 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
         stored=old,
         secret=secret if isinstance(secret, str) else None,
     )
-    end_at = parse_time(token.end_at)
-    if managed and end_at is not None and clock_now() >= end_at:
-        logger.warning("%s expired at %s; it stays in the state, and the next `pulumi up` replaces it", key, token.end_at)
     return ReadResult(token.id, outputs)
 
 

@@ -84,17 +84,20 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
 
         So does a key whose secret a refresh found dead (rotated outside Pulumi): ``secret`` is then
         the property that forces the replacement. So does a key whose stored ``end_at`` has passed,
-        or is within ``rotate_before_days`` (``end_at`` forces it), by this machine's clock
-        (:mod:`pulumi_astrokeys._clock` says why that clock); no API call is made. A change of
-        ``rotate_before_days`` alone is an update in place, of the state only.
+        or is within ``rotate_before_days`` (``end_at`` forces it), by this machine's clock and
+        confirmed by Astro's (:mod:`pulumi_astrokeys._expiry`); a key not due by this machine's
+        clock costs no API call. A change of ``rotate_before_days`` alone is an update in place,
+        of the state only.
         """
-        from ._clock import now
-        from ._inputs import changed_in_place, changed_inputs, rotation_due, secret_is_gone
+        from ._expiry import time_replaces
+        from ._inputs import changed_in_place, changed_inputs, secret_is_gone
+        from ._messages import describe_key
 
         replaces = changed_inputs(olds, news)
         if secret_is_gone(olds):
             replaces.append("secret")
-        if rotation_due(olds, news, now()):
+        key = describe_key(olds.get("name"), olds.get("deployment_id"), _id)
+        if not replaces and time_replaces(self.client, _id, key, olds, news):
             replaces.append("end_at")
         changes = bool(replaces) or bool(changed_in_place(olds, news))
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)

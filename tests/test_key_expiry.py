@@ -1,9 +1,10 @@
 """Expiry-aware keys, decided by the provider without the engine: diff, update and refresh.
 
-``diff`` judges a key by its stored ``end_at`` and the provider's clock (the machine's,
-moved in tests by ``ASTROKEYS_TEST_CLOCK_OFFSET_SECONDS`` exactly as far as the emulator's
-clock is moved); it calls no API. The same stories through the real engine are in
-``test_real_cli_expiry.py``.
+``diff`` judges a key by its stored ``end_at`` and this machine's clock, and confirms a key
+that clock finds due against Astro's before time alone replaces it; a key not due costs no
+API request. ``read`` judges by Astro's clock. Tests move this machine's clock by replacing
+``pulumi_astrokeys._clock.now`` and Astro's with the emulator's clock control. The same
+stories through the real engine are in ``test_real_cli_expiry.py``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.runtime import rpc
 
-from pulumi_astrokeys import ConfigurationError
-from pulumi_astrokeys._clock import CLOCK_OFFSET_ENV, now
+from pulumi_astrokeys import _clock
 from pulumi_astrokeys._inputs import rotation_due
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
+from pulumi_astrokeys.testing.emulator import Emulator
 
 DEPLOYMENT = "clm8q7f6q000008lcgyougpsk"
 DAY = 86400.0
@@ -33,11 +34,33 @@ def at(moment: datetime) -> str:
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch, unreachable_config: dict[str, str]) -> DeploymentApiKeyProvider:
     """A provider whose API is nowhere: whatever it decides, it decides without the API."""
-    for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST", CLOCK_OFFSET_ENV):
+    for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ASTROKEYS_MAX_RETRIES", "0")
     provider = DeploymentApiKeyProvider()
     provider.configure(ConfigureRequest(Config(unreachable_config, "test")))
     return provider
+
+
+@pytest.fixture
+def online(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> DeploymentApiKeyProvider:
+    """A provider configured for the emulator, whose request log starts empty."""
+    for var in ("ASTRO_API_TOKEN", "ASTRO_ORGANIZATION_ID", "ASTRO_API_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    provider = DeploymentApiKeyProvider()
+    provider.configure(ConfigureRequest(Config({**emulator.stack_config(), **emulator.secret_stack_config()}, "test")))
+    emulator.clear_requests()
+    return provider
+
+
+def machine_clock_off_by(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Move this machine's clock, as the provider reads it, ``seconds`` away from the real one."""
+    monkeypatch.setattr(_clock, "now", lambda: datetime.now(timezone.utc) + timedelta(seconds=seconds))
+
+
+def provider_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the provider logged (the emulator's own request log left out)."""
+    return [r.getMessage() for r in caplog.records if r.name == "pulumi_astrokeys"]
 
 
 def stored(end_at: str | None, **overrides: Any) -> dict[str, Any]:
@@ -99,38 +122,76 @@ def test_a_key_that_never_expires_is_never_due() -> None:
     assert not rotation_due({"end_at": None}, {}, far)
 
 
-# -- diff: replaced, from the state and the clock alone -------------------------------------
+# -- diff: replaced when both clocks agree, asking Astro only about keys that look due --------
 
 
-def test_an_expired_key_is_replaced_new_first_naming_end_at(offline: DeploymentApiKeyProvider) -> None:
+def test_an_expired_key_is_replaced_new_first_naming_end_at_once_astros_clock_agrees(
+    online: DeploymentApiKeyProvider, emulator: Emulator
+) -> None:
     expired = stored(at(datetime.now(timezone.utc) - timedelta(minutes=1)))
 
-    result = offline.diff("id", expired, checked(offline))
+    result = online.diff("id", expired, checked(online))
 
     assert (result.changes, result.replaces, result.delete_before_replace) == (True, ["end_at"], False)
+    assert [r["method"] for r in emulator.requests()] == ["GET"], "one read confirms it on Astro's clock"
 
 
-def test_a_key_not_yet_expired_is_no_change(offline: DeploymentApiKeyProvider) -> None:
-    result = offline.diff("id", stored(at(datetime.now(timezone.utc) + timedelta(days=3))), checked(offline))
+def test_a_key_not_yet_expired_is_no_change_and_asks_astro_nothing(
+    online: DeploymentApiKeyProvider, emulator: Emulator
+) -> None:
+    result = online.diff("id", stored(at(datetime.now(timezone.utc) + timedelta(days=3))), checked(online))
+
     assert (result.changes, result.replaces) == (False, [])
+    assert emulator.requests() == []
 
 
-def test_the_test_clock_offset_moves_the_providers_now(
-    offline: DeploymentApiKeyProvider, monkeypatch: pytest.MonkeyPatch
+def test_a_machine_clock_80_days_ahead_replaces_no_key_that_astro_still_honours_and_says_so_once(
+    online: DeploymentApiKeyProvider,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    key = stored(at(datetime.now(timezone.utc) + timedelta(days=3)))
-    monkeypatch.setenv(CLOCK_OFFSET_ENV, str(3 * DAY + 60))
+    keys = [stored(at(datetime.now(timezone.utc) + timedelta(days=90)), key_id=f"k{n}") for n in range(3)]
+    machine_clock_off_by(monkeypatch, 80 * DAY)
 
-    assert offline.diff("id", key, checked(offline)).replaces == ["end_at"]
+    with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
+        results = [online.diff(key["key_id"], key, checked(online, rotate_before_days=15)) for key in keys]
+
+    assert [r.replaces for r in results] == [[], [], []], "90 days left by Astro's clock: none is due"
+    (line,) = provider_lines(caplog)
+    assert "This machine's clock is 80 days ahead of Astro's" in line and "NTP" in line
+    assert len(emulator.requests()) == 1, "one answer gives Astro's time for every key of the process"
 
 
-@pytest.mark.parametrize("value", ["soon", "nan", "inf"])
-def test_a_test_clock_offset_that_is_not_a_number_is_an_error_naming_it(
-    monkeypatch: pytest.MonkeyPatch, value: str
+def test_a_key_due_by_astros_clock_too_is_replaced_whatever_this_machines_clock_is_off_by(
+    online: DeploymentApiKeyProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(CLOCK_OFFSET_ENV, value)
-    with pytest.raises(ConfigurationError, match=CLOCK_OFFSET_ENV):
-        now()
+    key = stored(at(datetime.now(timezone.utc) + timedelta(days=10)))
+    machine_clock_off_by(monkeypatch, 80 * DAY)
+
+    assert online.diff("id", key, checked(online, rotate_before_days=15)).replaces == ["end_at"]
+
+
+def test_a_key_due_by_this_machines_clock_is_kept_when_astros_clock_cannot_be_read(
+    offline: DeploymentApiKeyProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    expired = stored(at(datetime.now(timezone.utc) - timedelta(minutes=1)))
+
+    with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
+        result = offline.diff("clm8q7f6q000008lcgyoukey1", expired, checked(offline))
+
+    assert (result.changes, result.replaces) == (False, [])
+    (line,) = [line for line in provider_lines(caplog) if "Astro's clock" in line]
+    assert "clm8q7f6q000008lcgyoukey1" in line and "could not be read to confirm it" in line
+
+
+def test_another_change_replaces_the_key_without_asking_astros_clock(
+    online: DeploymentApiKeyProvider, emulator: Emulator
+) -> None:
+    expired = stored(at(datetime.now(timezone.utc) - timedelta(minutes=1)))
+
+    assert online.diff("id", expired, checked(online, description="other")).replaces == ["description"]
+    assert emulator.requests() == []
 
 
 # -- rotate_before_days: an in-place setting, never a replacement by itself ------------------
@@ -155,12 +216,12 @@ def test_adding_rotate_before_days_to_a_key_that_is_not_due_updates_it_in_place(
 
 
 def test_adding_rotate_before_days_to_a_key_already_within_it_replaces_the_key(
-    offline: DeploymentApiKeyProvider,
+    online: DeploymentApiKeyProvider,
 ) -> None:
     old = stored(at(datetime.now(timezone.utc) + timedelta(days=5)))
 
-    assert offline.diff("id", old, checked(offline)).changes is False
-    assert offline.diff("id", old, checked(offline, rotate_before_days=7)).replaces == ["end_at"]
+    assert online.diff("id", old, checked(online)).changes is False
+    assert online.diff("id", old, checked(online, rotate_before_days=7)).replaces == ["end_at"]
 
 
 def test_removing_rotate_before_days_is_an_update_in_place(offline: DeploymentApiKeyProvider) -> None:
@@ -179,33 +240,28 @@ def test_update_still_refuses_a_change_that_would_replace_the_key(offline: Deplo
         offline.update("id", old, checked(offline, rotate_before_days=7, description="other"))
 
 
-# -- refresh: an expired key stays, with fresh metadata and one line -------------------------
+# -- refresh: Astro's clock says whether a key has expired ----------------------------------
 
 
-def provider_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    """What the provider logged (the emulator's own request log left out)."""
-    return [r.getMessage() for r in caplog.records if r.name == "pulumi_astrokeys"]
+def created_key(provider: DeploymentApiKeyProvider, emulator: Emulator) -> tuple[dict[str, Any], Any]:
+    """The checked inputs and the create result of a key that expires in a day."""
+    inputs = provider.check({}, {"deployment_id": emulator.deployment_ids[0], "name": "ci", "expiry_period_in_days": 1})
+    return dict(inputs.inputs), provider.create(inputs.inputs)
 
 
 def test_refresh_of_an_expired_key_keeps_it_and_says_the_next_up_replaces_it(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    online: DeploymentApiKeyProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.delenv(CLOCK_OFFSET_ENV, raising=False)
-    provider = DeploymentApiKeyProvider()
-    provider.configure(
-        ConfigureRequest(Config({**emulator.stack_config(), **emulator.secret_stack_config()}, "test"))
-    )
-    inputs = provider.check({}, {"deployment_id": emulator.deployment_ids[0], "name": "ci", "expiry_period_in_days": 1})
-    created = provider.create(inputs.inputs)
+    inputs, created = created_key(online, emulator)
     with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
-        provider.read(created.id, created.outs)
+        online.read(created.id, created.outs)
     assert not provider_lines(caplog), "a live key is not called expired"
 
     emulator.advance_clock(DAY + 60)
-    monkeypatch.setenv(CLOCK_OFFSET_ENV, str(DAY + 60))
+    machine_clock_off_by(monkeypatch, DAY + 60)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
-        refreshed = provider.read(created.id, created.outs)
+        refreshed = online.read(created.id, created.outs)
 
     assert refreshed.id == created.id
     assert refreshed.outs is not None
@@ -214,4 +270,21 @@ def test_refresh_of_an_expired_key_keeps_it_and_says_the_next_up_replaces_it(
     (line,) = provider_lines(caplog)
     assert "expired at " + created.outs["end_at"] in line and "the next `pulumi up` replaces it" in line
     assert created.id in line and "\n" not in line
-    assert provider.diff(created.id, refreshed.outs, inputs.inputs).replaces == ["end_at"]
+    assert online.diff(created.id, refreshed.outs, inputs).replaces == ["end_at"]
+
+
+def test_a_key_astro_calls_expired_loses_its_dead_secret_on_refresh_when_this_machines_clock_lags(
+    online: DeploymentApiKeyProvider, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    inputs, created = created_key(online, emulator)
+    emulator.advance_clock(DAY + 3600)  # Astro's clock: expired an hour ago; this machine's: not yet
+
+    with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
+        refreshed = online.read(created.id, created.outs)
+
+    assert refreshed.id == created.id and refreshed.outs is not None
+    assert refreshed.outs["secret"] is None, "the secret no longer authenticates"
+    (line,) = provider_lines(caplog)
+    assert f"expired at {created.outs['end_at']} by Astro's clock" in line
+    assert "1 day behind" in line and "the next `pulumi up` replaces the key" in line
+    assert online.diff(created.id, refreshed.outs, inputs).replaces == ["secret"], "and the next up replaces it"

@@ -1,22 +1,24 @@
 """Expiry, rotation before expiry, the grace recipe, ``kind`` and DAG roles, through the real Pulumi CLI.
 
-Time moves on both sides at once: the emulator's clock (when tokens expire, whether they
-authenticate) and the provider's (``ASTROKEYS_TEST_CLOCK_OFFSET_SECONDS``, which the CLI
-passes on to the provider process it starts; what ``diff`` compares ``end_at`` with).
+Two clocks move: Astro's (the emulator's: when tokens expire, whether they authenticate)
+and this machine's, as every Python process the CLI starts reads it (``machine_clock/``:
+what ``diff`` first compares ``end_at`` with). They move together, as time passes, or
+apart, as on a machine whose clock is wrong.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
 import pytest
 from real_cli_support import EXAMPLES, KEY_TYPE, RealStack, Run, Specs, World, keys_program, secret_of
 
-from pulumi_astrokeys._clock import CLOCK_OFFSET_ENV
 from pulumi_astrokeys.testing.emulator import Emulator
 
 DAY = 86400
+MACHINE_CLOCK = Path(__file__).parent / "machine_clock"
 
 
 @pytest.fixture
@@ -25,17 +27,23 @@ def world(emulator: Emulator, tmp_path: Path) -> World:
 
 
 class Clocks:
-    """The emulator's clock and the provider's, moved together."""
+    """Astro's clock and this machine's (for the stack's Python processes), together or apart."""
 
     def __init__(self, world: World, stack: RealStack) -> None:
-        self.world, self.stack, self.offset = world, stack, 0.0
+        self.world, self.stack, self.machine_shift = world, stack, 0.0
 
     def advance(self, seconds: float) -> None:
+        """Time passes: both clocks move."""
         self.world.emulator.advance_clock(seconds)
-        self.offset += seconds
+        self.set_machine_off_by(self.machine_shift + seconds)
+
+    def set_machine_off_by(self, seconds: float) -> None:
+        """This machine's clock, as the stack's processes read it, ``seconds`` from the real one."""
+        self.machine_shift = seconds
         env = self.stack.stack.workspace.env_vars
         assert env is not None
-        env[CLOCK_OFFSET_ENV] = str(self.offset)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(MACHINE_CLOCK), os.environ.get("PYTHONPATH")]))
+        env["MACHINE_CLOCK_SHIFT_SECONDS"] = str(seconds)
 
 
 def said(run: Run) -> str:
@@ -64,7 +72,7 @@ def test_an_expired_key_stays_through_refresh_and_the_next_up_replaces_it_new_fi
 
     preview = stack.preview()
     assert preview.ops() == {"etl": "replace"} and preview.replaces("etl") == ["end_at"]
-    assert world.writes() == [], "the provider decides from the state and the clock, with no API call"
+    assert set(world.requests()) == {("GET", f"/tokens/{old['id']}")}, "a read confirms it on Astro's clock"
 
     result = stack.up()
 
@@ -73,6 +81,53 @@ def test_an_expired_key_stays_through_refresh_and_the_next_up_replaces_it_new_fi
     assert world.writes() == [("POST", "/tokens"), ("POST", f"/tokens/{new['id']}"), ("DELETE", f"/tokens/{old['id']}")]
     assert world.answer_to(secret_of(new), deployment) == 200
     assert stack.preview().ops() == {"etl": "same"}
+
+
+def test_a_machine_clock_80_days_fast_replaces_no_key_that_astro_still_honours(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    specs: Specs = {
+        name: {"deployment_id": deployment, "expiry_period_in_days": 90, "rotate_before_days": 15}
+        for name in ("etl", "ci")
+    }
+    stack = world.stack(keys_program(specs))
+    clocks = Clocks(world, stack)
+    stack.up()
+    before = {name: key["id"] for name, key in stack.keys().items()}
+    clocks.set_machine_off_by(80 * DAY)  # 10 days left by this clock, inside rotate_before_days
+    world.clear()
+
+    result = stack.up()
+
+    assert result.ops() == {"etl": "same", "ci": "same"}
+    assert {name: key["id"] for name, key in stack.keys().items()} == before
+    assert world.writes() == []
+    diagnostics = [e.diagnostic_event.message for e in result.events if e.diagnostic_event is not None]
+    named = [message for message in diagnostics if "clock is 80 days ahead of Astro's" in message]
+    assert len(named) == 1 and "NTP" in named[0], "one sentence for the two keys"
+
+
+def test_a_key_astro_calls_expired_leaves_refresh_without_its_secret_when_the_machine_clock_lags(world: World) -> None:
+    deployment = world.emulator.deployment_ids[0]
+    stack = world.stack(keys_program({"etl": {"deployment_id": deployment, "expiry_period_in_days": 1}}))
+    stack.up()
+    old = stack.keys()["etl"]
+    world.emulator.advance_clock(DAY + 3600)  # Astro's clock only: this machine's lags a day behind
+    assert world.answer_to(secret_of(old), deployment) == 401
+
+    refresh = stack.refresh()
+
+    assert stack.keys()["etl"]["id"] == old["id"]
+    assert stack.keys()["etl"]["outputs"].get("secret") is None, "a secret Astro no longer takes leaves the state"
+    assert any("by Astro's clock" in line and old["id"] in line for line in said(refresh).splitlines())
+    world.clear()
+
+    result = stack.up()
+
+    assert result.step_ops("etl") == ["create-replacement", "replace", "delete-replaced"], "new key first"
+    assert result.replaces("etl") == ["secret"]
+    new = stack.keys()["etl"]
+    assert world.writes() == [("POST", "/tokens"), ("POST", f"/tokens/{new['id']}"), ("DELETE", f"/tokens/{old['id']}")]
+    assert world.answer_to(secret_of(new), deployment) == 200
 
 
 def test_rotate_before_days_added_later_replaces_nothing_then_rotates_once_due_and_not_before(world: World) -> None:
