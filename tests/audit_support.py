@@ -7,13 +7,13 @@ import json
 import re
 from typing import Any, Optional
 
+from grpc_provider.props import SECRET_SIG, SIG_KEY
+
 from pulumi_astrokeys._ownership import COMMIT_BOUND, CreateMarker, KeyOwner
 from pulumi_astrokeys.audit import KEY_RESOURCE_TYPE
 from pulumi_astrokeys.cli import main
 from pulumi_astrokeys.testing.emulator import Emulator
 
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 PROJECT, STACK = "keys", "dev"
 
 
@@ -87,7 +87,7 @@ def stack_export(
                 "outputs": {
                     **inputs,
                     "key_id": key["id"],
-                    "secret": {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": "v1:Zm9vYmFyYmF6:c2VjcmV0LWNpcGhlcnRleHQ="},
+                    "secret": {SIG_KEY: SECRET_SIG, "ciphertext": "v1:Zm9vYmFyYmF6:c2VjcmV0LWNpcGhlcnRleHQ="},
                     "short_token": key["shortToken"],
                     "organization_id": None,
                     "created_at": key["createdAt"],

@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 import httpx
 import pulumi
+from grpc_provider.props import SECRET_SIG, SIG_KEY
 from pulumi import automation as auto
 
 from pulumi_astrokeys import DeploymentApiKey
@@ -37,8 +38,6 @@ DEPLOYMENT_TYPE = "pulumi-python:dynamic/astrokeys:Deployment"
 PROJECT = "scenarios"
 STACK = "dev"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-#: The signature Pulumi's state gives a secret value.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _REPLACEMENT_OPS = {"replace", "create-replacement"}
 
 Specs = dict[str, dict[str, Any]]
@@ -385,7 +384,7 @@ def keys_program(specs: Specs, opts: Optional[dict[str, dict[str, Any]]] = None)
 
 def plain(value: Any) -> Any:
     """A property of ``pulumi stack export --show-secrets``, a secret's plaintext unwrapped."""
-    if isinstance(value, dict) and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+    if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
         return json.loads(value["plaintext"]) if "plaintext" in value else value
     return value
 
@@ -394,7 +393,7 @@ def is_encrypted_secret(value: Any) -> bool:
     """Whether an exported property value is a secret sealed by the secrets provider."""
     return (
         isinstance(value, dict)
-        and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270"
+        and value.get(SIG_KEY) == SECRET_SIG
         and "ciphertext" in value
     )
 
@@ -402,7 +401,7 @@ def is_encrypted_secret(value: Any) -> bool:
 def secret_of(key: dict[str, Any]) -> str:
     """A key's secret from ``export(show_secrets=True)``; it must have been stored as a secret."""
     value = key["outputs"]["secret"]
-    assert isinstance(value, dict) and value.get(SECRET_SIG), "a key's secret is kept as a secret in the state"
+    assert isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG, "a key's secret is kept as a secret in the state"
     return str(plain(value))
 
 

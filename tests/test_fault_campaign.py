@@ -66,7 +66,8 @@ from typing import Any
 
 import httpx
 import pytest
-from real_cli_support import KEY_TYPE, SECRET_SIG, RealStack, Run, Specs, StackFailed, keys_program, plain
+from grpc_provider.props import SIG_KEY
+from real_cli_support import KEY_TYPE, RealStack, Run, Specs, StackFailed, keys_program, plain
 
 from pulumi_astrokeys.emulator import Bootstrap
 from pulumi_astrokeys.testing.emulator import Emulator
@@ -348,7 +349,7 @@ def check_state(stack: RealStack, bootstrap: Bootstrap, prefix: str, operation: 
         secret = plain(stored)
         if not isinstance(secret, str) or not secret:
             report.secrets.append(f"{where}: key {key_id} has no secret in the state")
-        elif not (isinstance(stored, dict) and SECRET_SIG in stored):
+        elif not (isinstance(stored, dict) and SIG_KEY in stored):
             report.secrets.append(f"{where}: key {key_id}'s secret is in the state in plain text")
         elif not authenticates(api, secret, outputs["deployment_id"]):
             report.secrets.append(f"{where}: key {key_id}'s secret in the state does not authenticate")

@@ -14,6 +14,8 @@ from typing import Any, Mapping, Optional
 
 from google.protobuf import json_format, struct_pb2
 
+#: Pulumi's "special signature" key, and its value for a secret (``pulumi.runtime.rpc`` keeps
+#: both private); the only place the tests spell them.
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
