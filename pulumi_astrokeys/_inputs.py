@@ -36,7 +36,16 @@ from pydantic import (
 from ._clock import parse_time
 from ._models import ASTRO_ID_PATTERN
 from ._ownership import CREATE_MARKER_PREFIX, is_create_marker
-from ._schema import DEFAULT_KIND, DEFAULT_ROLE, IN_PLACE_INPUTS, INPUT_DEFAULTS, INPUT_NAMES, KINDS
+from ._schema import (
+    DAG_ROLE_BOUNDS,
+    DEFAULT_KIND,
+    DEFAULT_ROLE,
+    IN_PLACE_INPUTS,
+    INPUT_BOUNDS,
+    INPUT_DEFAULTS,
+    INPUT_NAMES,
+    KINDS,
+)
 
 __all__ = [
     "DEFAULT_KIND",
@@ -77,9 +86,9 @@ class DagRoleInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dag_id: Optional[Annotated[StrictStr, Field(min_length=1, max_length=250)]] = None
-    dag_tag: Optional[Annotated[StrictStr, Field(min_length=1, max_length=250)]] = None
-    role: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    dag_id: Optional[Annotated[StrictStr, Field(**DAG_ROLE_BOUNDS["dag_id"].constraints())]] = None
+    dag_tag: Optional[Annotated[StrictStr, Field(**DAG_ROLE_BOUNDS["dag_tag"].constraints())]] = None
+    role: Annotated[StrictStr, Field(**DAG_ROLE_BOUNDS["role"].constraints())]
 
     @field_validator("role")
     @classmethod
@@ -109,14 +118,18 @@ class KeyInputs(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     deployment_id: Annotated[StrictStr, Field(pattern=ASTRO_ID_PATTERN.pattern)]
-    name: Annotated[StrictStr, Field(min_length=1, max_length=256)]
-    description: Annotated[StrictStr, Field(max_length=500)] = INPUT_DEFAULTS["description"]
-    role: Annotated[StrictStr, Field(min_length=1, max_length=256)] = DEFAULT_ROLE
-    expiry_period_in_days: Optional[Annotated[StrictInt, Field(ge=1, le=3650)]] = None
+    name: Annotated[StrictStr, Field(**INPUT_BOUNDS["name"].constraints())]
+    description: Annotated[StrictStr, Field(**INPUT_BOUNDS["description"].constraints())] = INPUT_DEFAULTS[
+        "description"
+    ]
+    role: Annotated[StrictStr, Field(**INPUT_BOUNDS["role"].constraints())] = DEFAULT_ROLE
+    expiry_period_in_days: Optional[Annotated[StrictInt, Field(**INPUT_BOUNDS["expiry_period_in_days"].constraints())]] = (
+        None
+    )
     keepers: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     kind: StrictStr = DEFAULT_KIND
     dag_roles: list[DagRoleInput] = Field(default_factory=list)
-    rotate_before_days: Optional[Annotated[StrictInt, Field(ge=1, le=3649)]] = None
+    rotate_before_days: Optional[Annotated[StrictInt, Field(**INPUT_BOUNDS["rotate_before_days"].constraints())]] = None
 
     @field_validator("dag_roles")
     @classmethod
@@ -190,10 +203,11 @@ if tuple(KeyInputs.model_fields) != INPUT_NAMES:  # the schema is written once, 
 _FIXES: Mapping[str, str] = {
     "deployment_id": "pass the ID of an existing Astro Deployment (25 characters, like clm8q7f6q000008lcgyougpsk), "
     "or `deployment.id` of a Deployment resource",
-    "name": "use 1 to 256 characters",
-    "description": "use at most 500 characters, and not the words that mark an unfinished create",
-    "role": "use DEPLOYMENT_ADMIN or the name of a custom Deployment role",
-    "expiry_period_in_days": "use a whole number of days from 1 to 3650, or leave it unset for a key that never expires",
+    "name": f"use {INPUT_BOUNDS['name'].describe()}",
+    "description": f"use {INPUT_BOUNDS['description'].describe()}, and not the words that mark an unfinished create",
+    "role": f"use DEPLOYMENT_ADMIN or the name of a custom Deployment role ({INPUT_BOUNDS['role'].describe()})",
+    "expiry_period_in_days": f"use a whole number of days from {INPUT_BOUNDS['expiry_period_in_days'].describe()}, "
+    "or leave it unset for a key that never expires",
     "keepers": "use a map of string keys to string values",
     "kind": "use STANDARD (the default) or DIRECT_ACCESS",
     "dag_roles": "give a list of roles, each with a role (DAG_VIEWER, DAG_AUTHOR or a custom DAG role) and exactly "

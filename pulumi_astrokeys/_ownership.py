@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from ._clock import parse_time
+from ._schema import INPUT_BOUNDS
 
 __all__ = [
     "COMMIT_BOUND",
@@ -64,7 +65,7 @@ OWNER_PROPERTY = "__astrokeys_owner"
 """The hidden input through which a program tells the dynamic provider whose key it creates.
 Pulumi shows no property whose name begins with ``__``; ``diff`` compares only the schema's inputs."""
 
-_MARKER_LIMIT = 500  # the API's limit on a description
+_MARKER_LIMIT = INPUT_BOUNDS["description"].most
 # Pulumi's rule for project and stack names; a name outside it cannot be written into a marker.
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _MARKER = re.compile(

@@ -9,11 +9,14 @@ imports nothing beyond the standard library, so a program pays nothing for it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
 __all__ = [
+    "DAG_ROLE_BOUNDS",
     "DEFAULT_KIND",
     "DEFAULT_ROLE",
+    "INPUT_BOUNDS",
     "INPUT_DEFAULTS",
     "INPUT_NAMES",
     "IN_PLACE_INPUTS",
@@ -22,6 +25,7 @@ __all__ = [
     "OUTPUT_NAMES",
     "SECRET_OUTPUTS",
     "TYPE_TOKEN",
+    "Bounds",
 ]
 
 TYPE_TOKEN = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
@@ -59,6 +63,43 @@ INPUT_DEFAULTS: Mapping[str, Any] = {
 """What an input means when it is not given (``name`` defaults to the resource's name). A state
 written before an input existed lacks it, and it counts as this default: so a new release
 never replaces a key."""
+
+@dataclass(frozen=True)
+class Bounds:
+    """The limits of one input: a string's length in characters, or a whole number's range."""
+
+    most: int
+    least: Optional[int] = None
+    counts_characters: bool = True
+
+    def describe(self) -> str:
+        """``1 to 256 characters``, ``at most 500 characters``, ``1 to 3650``."""
+        unit = " characters" if self.counts_characters else ""
+        if self.least is None:
+            return f"at most {self.most}{unit}"
+        return f"{self.least} to {self.most}{unit}"
+
+    def constraints(self) -> dict[str, int]:
+        """The limits as pydantic's ``Field`` takes them."""
+        low, high = ("min_length", "max_length") if self.counts_characters else ("ge", "le")
+        return {high: self.most} | ({} if self.least is None else {low: self.least})
+
+
+INPUT_BOUNDS: Mapping[str, Bounds] = {
+    "name": Bounds(256, least=1),
+    "description": Bounds(500),
+    "role": Bounds(256, least=1),
+    "expiry_period_in_days": Bounds(3650, least=1, counts_characters=False),
+    "rotate_before_days": Bounds(3649, least=1, counts_characters=False),
+}
+"""The API's limits on the key's inputs (``rotate_before_days`` is also below the expiry)."""
+
+DAG_ROLE_BOUNDS: Mapping[str, Bounds] = {
+    "dag_id": Bounds(250, least=1),
+    "dag_tag": Bounds(250, least=1),
+    "role": Bounds(256, least=1),
+}
+"""The API's limits on each of ``dag_roles``."""
 
 IN_PLACE_INPUTS = frozenset({"rotate_before_days"})
 """Inputs that only say when to replace the key; a change of them alone is recorded in place."""
