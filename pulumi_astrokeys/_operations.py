@@ -32,7 +32,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Optional
 
@@ -255,7 +254,8 @@ def _rotated(token: ApiToken, stored_short_token: Any) -> bool:
     if isinstance(stored_short_token, str) and stored_short_token and token.short_token != stored_short_token:
         return True
     # Pulumi never rotates a key, so a rotation after the key's creation was made elsewhere.
-    return token.last_rotated_at is not None and _parse_time(token.last_rotated_at) > _parse_time(token.created_at)
+    rotated_at, created_at = parse_time(token.last_rotated_at), parse_time(token.created_at)
+    return rotated_at is not None and created_at is not None and rotated_at > created_at
 
 
 def _require_same_organization(client: AstroClient, props: Mapping[str, Any], action: str, key: str) -> None:
@@ -524,8 +524,3 @@ def _deployment_of(token: ApiToken) -> Optional[str]:
         if role.entity_type == "DEPLOYMENT":
             return role.entity_id
     return None
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
