@@ -384,6 +384,7 @@ class AstroClient:
             stop=stop_after_attempt(self._retry.max_attempts) | stop_after_delay(self._retry.max_elapsed),
             wait=self._wait,
             retry=retry_if_exception(should_retry),
+            before_sleep=_say_retry,
             reraise=True,
         )
         for attempt in retrying:
@@ -471,9 +472,19 @@ class AstroClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             wait = max(wait, exc.retry_after)
-        # A retry is worth seeing in Pulumi's output: a minute of silence looks like a hang.
-        logger.info("retrying in %.1f s (attempt %d) after: %s", wait, state.attempt_number + 1, exc)
         return wait
+
+
+def _say_retry(state: RetryCallState) -> None:
+    """Say that a request is tried again, once the wait before it is sure to happen.
+
+    Tenacity computes the wait before it checks whether to stop, so saying it there would
+    announce a last attempt that never comes. A retry is worth seeing in Pulumi's output:
+    a minute of silence looks like a hang.
+    """
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    error = state.outcome.exception() if state.outcome else None
+    logger.info("retrying in %.1f s (attempt %d) after: %s", wait, state.attempt_number + 1, error)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -489,6 +489,7 @@ def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
         stop=stop_after_delay(_SWEEP_BUDGET),
         wait=lambda state: _sweep_wait(client, state, _SWEEP_BUDGET - (time.monotonic() - started)),
         retry=retry_if_exception(passes),
+        before_sleep=_say_sweep_retry,
         reraise=True,
     )
     for attempt in retrying:
@@ -503,8 +504,14 @@ def _sweep_wait(client: AstroClient, state: RetryCallState, budget_left: float) 
     error = state.outcome.exception() if state.outcome else None
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         wait = max(wait, error.retry_after)
-    logger.warning("removing what a lost create made failed (%s); trying again in %.2f s", error, wait)
     return max(0.0, min(wait, budget_left))
+
+
+def _say_sweep_retry(state: RetryCallState) -> None:
+    """Say that a clean-up step is tried again, only once its wait is sure to happen (not before a stop)."""
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning("removing what a lost create made failed (%s); trying again in %.2f s", error, wait)
 
 
 def _discard(client: AstroClient, token_id: str, key: str) -> bool:
