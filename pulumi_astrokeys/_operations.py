@@ -48,13 +48,14 @@ from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
     AstroAPIError,
+    Failure,
     KeyOperationError,
     NotFoundError,
     RateLimitedError,
     ServerError,
 )
 from ._inputs import KeyInputs, normalise
-from ._messages import describe_key, failure_sentence
+from ._messages import api_failure, describe_key
 from ._models import ApiToken, ApiTokenRole
 from ._ownership import CREATE_MARKER_PREFIX, CreateMarker, KeyOwner, handover_deadline, is_create_marker
 
@@ -68,6 +69,7 @@ _SWEEP_BUDGET = 60.0
 # A lost create may still commit after the client gave up on it: the clean-up looks this long
 # after giving up (the request timeout, at most this many seconds). Later commits are left to an audit.
 _LATE_COMMIT_GRACE = 5.0
+_UP_AGAIN = "run `pulumi up` again"
 
 
 def create_key(
@@ -87,9 +89,11 @@ def create_key(
         owner = KeyOwner.from_urn(owner)
     _require_deployment(client, inputs, key)
     token = _create_token(client, inputs, key, owner)
+    if token.token is None:
+        left = None if _discard(client, token.id, key) else f"token {token.id}"
+        why = "the Astro API answered without the token's value"
+        raise _failure(Failure("create", key, why, _UP_AGAIN, undone="the token it made was deleted"), inputs, left)
     try:
-        if token.token is None:
-            raise KeyOperationError(f"Could not create {key}: the Astro API answered without the token's value")
         outputs = key_outputs(
             token,
             inputs,
@@ -97,10 +101,6 @@ def create_key(
             secret=token.token.get_secret_value(),
         )
         return CreateResult(token.id, outputs)
-    except KeyOperationError as error:
-        if not _discard(client, token.id, key):
-            raise _failure(key, inputs, str(error), f"token {token.id}") from None
-        raise
     except BaseException:
         _discard(client, token.id, key)
         raise
@@ -123,13 +123,11 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
         logger.info("%s no longer exists; it leaves the state", key)
         return ReadResult("", {})
     except AstroAPIError as error:
-        raise KeyOperationError(failure_sentence("read", key, error)) from None
+        raise KeyOperationError(api_failure("read", key, error)) from None
     deployment_id = old.get("deployment_id") or _deployment_of(token)
     if token.scope != "DEPLOYMENT" or deployment_id is None or not token.is_scoped_to_deployment(deployment_id):
-        raise KeyOperationError(
-            f"Could not read {key}: API token {key_id} is not a Deployment API key of that Deployment "
-            f"(its scope is {token.scope}); pass the ID of a Deployment API key"
-        )
+        why = f"API token {key_id} is not a Deployment API key of that Deployment (its scope is {token.scope})"
+        raise KeyOperationError(Failure("read", key, why, "pass the ID of a Deployment API key"))
     secret = rpc.unwrap_rpc_secret(props.get("secret"))
     if isinstance(secret, str) and _rotated(token, rpc.unwrap_rpc_secret(props.get("short_token"))):
         logger.warning(
@@ -163,7 +161,7 @@ def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> No
     except NotFoundError:
         logger.info("%s was already gone", key)
     except AstroAPIError as error:
-        raise KeyOperationError(failure_sentence("delete", key, error)) from None
+        raise KeyOperationError(api_failure("delete", key, error)) from None
 
 
 def key_outputs(
@@ -263,12 +261,15 @@ def _require_same_organization(client: AstroClient, props: Mapping[str, Any], ac
     stored = rpc.unwrap_rpc_secret(props.get("organization_id"))
     configured = client.settings.organization_id
     if isinstance(stored, str) and stored and stored != configured:
-        raise KeyOperationError(
-            f"Could not {action} {key}: it belongs to organization {stored}, but the provider is configured for "
-            f"organization {configured}, where the key cannot be seen; set astrokeys:organizationId "
-            f"(ASTRO_ORGANIZATION_ID) to {stored}, with an API token of that organization, and run the same "
-            f"command again"
+        why = (
+            f"it belongs to organization {stored}, but the provider is configured for organization {configured}, "
+            "where the key cannot be seen"
         )
+        fix = (
+            f"set astrokeys:organizationId (ASTRO_ORGANIZATION_ID) to {stored}, with an API token of that "
+            "organization, and run the same command again"
+        )
+        raise KeyOperationError(Failure(action, key, why, fix))
 
 
 def _validated(props: Mapping[str, Any]) -> KeyInputs:
@@ -276,9 +277,9 @@ def _validated(props: Mapping[str, Any]) -> KeyInputs:
         return KeyInputs.model_validate(normalise(props))
     except ValidationError as error:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
+        key = describe_key(props.get("name"), props.get("deployment_id"))
         raise KeyOperationError(
-            f"Could not create {describe_key(props.get('name'), props.get('deployment_id'))}: "
-            f"invalid input {fields}; run `pulumi preview` to see how to fix it"
+            Failure("create", key, f"invalid input {fields}", "run `pulumi preview` to see how to fix it")
         ) from None
 
 
@@ -286,13 +287,11 @@ def _require_deployment(client: AstroClient, inputs: KeyInputs, key: str) -> Non
     try:
         client.get_deployment(inputs.deployment_id)
     except NotFoundError:
-        raise KeyOperationError(
-            f"Could not create {key}: Deployment {inputs.deployment_id} was not found in organization "
-            f"{client.settings.organization_id}; check deployment_id and astrokeys:organizationId "
-            f"(ASTRO_ORGANIZATION_ID)"
-        ) from None
+        why = f"Deployment {inputs.deployment_id} was not found in organization {client.settings.organization_id}"
+        fix = "check deployment_id and astrokeys:organizationId (ASTRO_ORGANIZATION_ID)"
+        raise KeyOperationError(Failure("create", key, why, fix)) from None
     except AstroAPIError as error:
-        raise KeyOperationError(failure_sentence("create", key, error)) from None
+        raise KeyOperationError(api_failure("create", key, error)) from None
 
 
 def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optional[KeyOwner]) -> ApiToken:
@@ -325,7 +324,7 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optio
             continue
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at)
-            raise _failure(key, inputs, failure_sentence("create", key, error), left) from None
+            raise _failure(api_failure("create", key, error), inputs, left) from None
         step = "its dag_roles"
         try:
             # The description is the last write: a token still marked was never handed over.
@@ -340,41 +339,30 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optio
                 refusal = _handover_refusal(client, token)
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
-            deleted = ", so it was deleted" if left is None else ""
-            reason = f"the token was created but could not be given {step} ({error}){deleted}"
-            fix = "correct dag_roles and run `pulumi up` again" if step == "its dag_roles" else "run `pulumi up` again"
-            raise _failure(key, inputs, f"Could not create {key}: {reason}; {fix}.", left) from None
+            why = f"the token was created but could not be given {step} ({error})"
+            fix = f"correct dag_roles and {_UP_AGAIN}" if step == "its dag_roles" else _UP_AGAIN
+            raise _failure(Failure("create", key, why, fix, undone="it was deleted"), inputs, left) from None
         except BaseException:
             _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
             raise
         if refusal is not None:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
-            deleted = ", so it was deleted" if left is None else ""
-            sentence = f"Could not create {key}: the token was created but {refusal}{deleted}; run `pulumi up` again."
-            raise _failure(key, inputs, sentence, left)
+            why = f"the token was created but {refusal}"
+            raise _failure(Failure("create", key, why, _UP_AGAIN, undone="it was deleted"), inputs, left)
         left = _clean_up(client, inputs, key, lost, gave_up_at)
         if left is not None:
             # Success would hide a live token nobody holds the secret of: fail, and undo this one too.
             left = _clean_up(client, inputs, key, [], 0.0, made=token.id) or left
-            reason = f"an earlier attempt's answer was lost ({last_error}) and what it made could not be removed"
-            raise _failure(key, inputs, f"Could not create {key}: {reason}; run `pulumi up` again.", left)
+            why = f"an earlier attempt's answer was lost ({last_error}) and what it made could not be removed"
+            raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, left)
         return token
     left = _clean_up(client, inputs, key, lost, gave_up_at)
     if engine_gone():
-        raise _failure(
-            key,
-            inputs,
-            f"Could not create {key}: the Pulumi engine that asked for it is gone, so no attempt is made "
-            "for it any more; run `pulumi up` again.",
-            left,
-        )
-    raise _failure(
-        key,
-        inputs,
-        f"Could not create {key}: the Astro API did not confirm the create after {_CREATE_ATTEMPTS} attempts "
-        f"({last_error}); the tokens these attempts made were deleted, so run `pulumi up` again.",
-        left,
-    )
+        why = "the Pulumi engine that asked for it is gone, so no attempt is made for it any more"
+        raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, left)
+    why = f"the Astro API did not confirm the create after {_CREATE_ATTEMPTS} attempts ({last_error})"
+    undone = "the tokens these attempts made were deleted"
+    raise _failure(Failure("create", key, why, _UP_AGAIN, undone=undone), inputs, left)
 
 
 def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
@@ -394,15 +382,9 @@ def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
     return None
 
 
-def _failure(key: str, inputs: KeyInputs, sentence: str, left: Optional[str]) -> KeyOperationError:
-    """The create's failure sentence, saying what was left in place if anything was."""
-    if left is None:
-        return KeyOperationError(sentence)
-    reason = sentence.rstrip(".").rsplit("; ", 1)[0]
-    return KeyOperationError(
-        f"{reason}; on Deployment {inputs.deployment_id}, {left} was left in place for you to check and delete, "
-        f"then run `pulumi up` again."
-    )
+def _failure(failure: Failure, inputs: KeyInputs, left: Optional[str]) -> KeyOperationError:
+    """The create's failure, naming what was left in place (``left``, in words) if anything was."""
+    return KeyOperationError(failure.leaving(left, on=inputs.deployment_id))
 
 
 def _clean_up(
