@@ -390,6 +390,7 @@ class AstroClient:
             stop=stop_after_attempt(self._retry.max_attempts) | stop_after_delay(self._retry.max_elapsed),
             wait=self._wait,
             retry=retry_if_exception(should_retry),
+            before_sleep=_say_retry,
             reraise=True,
         )
         for attempt in retrying:
@@ -477,9 +478,19 @@ class AstroClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             wait = max(wait, exc.retry_after)
-        # A retry is worth seeing in Pulumi's output: a minute of silence looks like a hang.
-        logger.info("retrying in %.1f s (attempt %d) after: %s", wait, state.attempt_number + 1, exc)
         return wait
+
+
+def _say_retry(state: RetryCallState) -> None:
+    """Say that a request is tried again, once the wait before it is sure to happen.
+
+    Tenacity computes the wait before it checks whether to stop, so saying it there would
+    announce a last attempt that never comes. A retry is worth seeing in Pulumi's output:
+    a minute of silence looks like a hang.
+    """
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    error = state.outcome.exception() if state.outcome else None
+    logger.info("retrying in %.1f s (attempt %d) after: %s", wait, state.attempt_number + 1, error)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -489,17 +500,35 @@ def decode(model: type[_Model], response: httpx.Response) -> _Model:
     """Parse a success answer; one that is not the documented JSON (a proxy's page, say) is an API error."""
     try:
         return model.model_validate_json(response.content)
-    except ValidationError:
+    except ValidationError as error:
         request = response.request
         # The failure sentence asks the user to quote the requestId to support: give it.
         request_id = response.headers.get("X-Request-Id")
+        problems = _field_problems(error)
         raise DecodingError(
             f"{request.method} {request.url.path} answered {response.status_code} with a body that is not "
-            f"the API's {model.__name__} JSON (Content-Type {response.headers.get('Content-Type', 'none')})"
+            f"the API's {model.__name__} JSON"
+            + (f": {problems}" if problems else "")
+            + f" (Content-Type {response.headers.get('Content-Type', 'none')})"
             + (f" [requestId {request_id}]" if request_id else ""),
             method=request.method,
             path=request.url.path,
         ) from None
+
+
+def _field_problems(error: ValidationError) -> str:
+    """Which fields of an answer are wrong, and how, as one clause; never their values (one may be a secret)."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        if not problem["loc"]:
+            continue  # the body as a whole: not JSON at all
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]).lstrip(".")
+        context = problem.get("ctx") or {}
+        if problem["type"] == "value_error" and "error" in context:
+            problems.append(f"its {where} {context['error']}")
+        else:
+            problems.append(f"its {where}: {problem['msg']}")
+    return ", ".join(dict.fromkeys(problems))
 
 
 # 400 and 429 carry more than a message (field errors, Retry-After): built apart, below.

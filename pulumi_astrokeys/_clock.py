@@ -21,7 +21,12 @@ def now() -> datetime:
 
 
 def parse_time(value: Any) -> Optional[datetime]:
-    """An API timestamp (``YYYY-MM-DDTHH:MM:SSZ``) as an aware UTC datetime; ``None`` if absent or unreadable."""
+    """An API timestamp (``YYYY-MM-DDTHH:MM:SSZ``) as an aware UTC datetime; ``None`` if absent or unreadable.
+
+    The package's one timestamp parser. The API's answers are checked with it as they are
+    decoded (:mod:`pulumi_astrokeys._models`), so a timestamp read from the API is never
+    unreadable here; ``None`` then only means absent.
+    """
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -76,15 +76,19 @@ class AstroResourceProvider(ResourceProvider):
 
     @staticmethod
     def run_step(step: Callable[[], _T]) -> _T:
-        """Run a provider step; turn any failure of the package into one sentence, without a chained traceback."""
+        """Run a provider step; a failure of the package reaches the engine as one sentence, without a
+        chained traceback, and as the error it is (a :class:`~._errors.ConfigurationError` stays one)."""
         from ._engine import call_in_flight
-        from ._errors import AstroKeysError, KeyOperationError
+        from ._errors import AstroKeysError
 
         try:
             with call_in_flight():
                 return step()
         except AstroKeysError as error:
-            raise KeyOperationError(str(error).rstrip().rstrip(".") + ".") from None
+            said = str(error).rstrip()
+            if not said.endswith("."):
+                error.args = (f"{said}.",)
+            raise error from None
 
 
 def _show_progress_in_pulumi_output() -> None:

@@ -5,7 +5,7 @@ The hierarchy, so a caller knows what to catch::
     AstroKeysError
     ├── ConfigurationError          a setting is missing or unsafe (no request was sent)
     ├── AutonamingConflictError     the stack's pulumi:autonaming would replace keys delete-first
-    ├── KeyOperationError           a provider step failed; one sentence for the user
+    ├── KeyOperationError           a provider step failed; one sentence for the user, from a Failure
     └── AstroAPIError               a request to the Astro API failed
         ├── NetworkError            no answer arrived (connection, timeout)
         │   └── AmbiguousCreateError    a create was sent but its fate is unknown
@@ -26,7 +26,8 @@ its request ID.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 __all__ = [
     "AmbiguousCreateError",
@@ -35,6 +36,7 @@ __all__ = [
     "AstroKeysError",
     "ConfigurationError",
     "DecodingError",
+    "Failure",
     "FieldError",
     "ForbiddenError",
     "InvalidRequestError",
@@ -57,12 +59,53 @@ class ConfigurationError(AstroKeysError):
     """A required setting is missing, malformed or unsafe. Its message says which and how to set it."""
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a provider step failed, in parts; ``str()`` renders them once, as one sentence.
+
+    ``Could not <action> <subject>: <why>; <fix>.`` When the step undid what it had done,
+    ``undone`` says so: ``...: <why>, so <undone>; <fix>.`` When something it made could
+    not be undone, ``left`` names it (on Deployment ``left_on``) and the fix follows its
+    removal: ``...: <why>; on Deployment <left_on>, <left> was left in place for you to
+    check and delete, then <fix>.`` Each part is kept whole, whatever punctuation it holds.
+    """
+
+    action: str
+    """What the step tried, as a verb: ``create``, ``read``, ``delete``, ``look up``."""
+    subject: str
+    """What it acted on: ``Deployment API key 'ci' on Deployment clm...``."""
+    why: str
+    fix: str
+    """What to do next, as an instruction: ``run `pulumi up` again``."""
+    undone: Optional[str] = None
+    left: Optional[str] = None
+    left_on: Optional[str] = None
+
+    def leaving(self, left: Optional[str], on: str) -> Failure:
+        """This failure, with ``left`` (what could not be removed, in words; ``None``: nothing) on Deployment ``on``."""
+        return self if left is None else replace(self, left=left, left_on=on)
+
+    def __str__(self) -> str:
+        head = f"Could not {self.action} {self.subject}: {self.why}"
+        if self.left is not None:
+            where = f"on Deployment {self.left_on}, " if self.left_on else ""
+            return f"{head}; {where}{self.left} was left in place for you to check and delete, then {self.fix}."
+        if self.undone is not None:
+            return f"{head}, so {self.undone}; {self.fix}."
+        return f"{head}; {self.fix}."
+
+
 class KeyOperationError(AstroKeysError):
     """A provider step (create, read, delete, ...) failed.
 
     The message is one sentence for the person running Pulumi: what failed, on which
-    key and Deployment, and what to do.
+    key and Deployment, and what to do. ``failure`` holds its parts, when it was built
+    from a :class:`Failure`.
     """
+
+    def __init__(self, failure: Failure | str) -> None:
+        super().__init__(str(failure))
+        self.failure = failure if isinstance(failure, Failure) else None
 
 
 class AstroAPIError(AstroKeysError):

@@ -1,7 +1,7 @@
-"""One-sentence error messages for the person running Pulumi.
+"""The parts of the error messages for the person running Pulumi.
 
-Each says what failed, on which key and Deployment, why (with the API's request ID,
-for support), and what to do next. None contains a secret.
+Each :class:`~._errors.Failure` says what failed, on which key and Deployment, why
+(with the API's request ID, for support), and what to do next. None contains a secret.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._errors import (
     APIStatusError,
     AstroAPIError,
+    Failure,
     ForbiddenError,
     InvalidRequestError,
     NetworkError,
@@ -19,7 +20,7 @@ from ._errors import (
     describe_reason,
 )
 
-__all__ = ["describe_key", "failure_sentence"]
+__all__ = ["api_failure", "describe_key"]
 
 
 def describe_key(name: object, deployment_id: object, key_id: object = None) -> str:
@@ -32,9 +33,9 @@ def describe_key(name: object, deployment_id: object, key_id: object = None) -> 
     return label
 
 
-def failure_sentence(action: str, key: str, error: AstroAPIError) -> str:
-    """``Could not <action> <key>: <why>; <what to do>.``"""
-    return f"Could not {action} {key}: {_why(error)}; {_next_step(error)}."
+def api_failure(action: str, key: str, error: AstroAPIError) -> Failure:
+    """A step's failure on an API error: ``Could not <action> <key>: <why>; <what to do>.``"""
+    return Failure(action, key, _why(error), _next_step(error))
 
 
 def _why(error: AstroAPIError) -> str:
@@ -44,7 +45,12 @@ def _why(error: AstroAPIError) -> str:
         detail = f"{error.status_code} {reason}" if reason else f"{error.status_code}"
         if error.request_id:
             detail += f", requestId {error.request_id}"
-        return f"the Astro API answered {error.method} {error.path} with {detail}"
+        answered = f"the Astro API answered {error.method} {error.path} with {detail}"
+        if isinstance(error, RateLimitedError):
+            return f"{answered}, and kept refusing after retries"
+        if isinstance(error, ServerError):
+            return f"{answered}, a failure on its side"
+        return answered
     return f"{error}"
 
 
@@ -65,9 +71,9 @@ def _next_step(error: AstroAPIError) -> str:
     if isinstance(error, NotFoundError):
         return "check the IDs and astrokeys:organizationId, then run `pulumi refresh`"
     if isinstance(error, RateLimitedError):
-        return "the API kept refusing after retries; wait a minute and run again, or lower `pulumi up --parallel`"
+        return "wait a minute and run again, or lower `pulumi up --parallel`"
     if isinstance(error, ServerError):
-        return "the Astro API failed on its side; run the same command again in a moment"
+        return "run the same command again in a moment"
     if isinstance(error, NetworkError):
         return "check the network and astrokeys:host (ASTRO_API_HOST), then run the same command again"
     return "run the same command again; if it keeps failing, quote the requestId to Astronomer support"

@@ -13,6 +13,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
+from ._clock import parse_time
 from ._errors import FieldError
 
 __all__ = [
@@ -103,6 +104,14 @@ class ApiToken(_ApiModel):
     created_by: Optional[BasicSubjectProfile] = None
     roles: list[ApiTokenRole] = Field(default_factory=list)
     token: Optional[SecretStr] = None
+
+    @field_validator("created_at", "end_at", "last_rotated_at")
+    @classmethod
+    def _readable_time(cls, value: Optional[str]) -> Optional[str]:
+        # The timestamps the package computes with: checked here, so no later step meets an unreadable one.
+        if value is not None and parse_time(value) is None:
+            raise ValueError("is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)")
+        return value
 
     @field_validator("created_by", mode="before")
     @classmethod

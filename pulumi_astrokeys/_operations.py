@@ -32,7 +32,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Optional
 
@@ -47,6 +46,7 @@ from ._errors import (
     AmbiguousCreateError,
     APIStatusError,
     AstroAPIError,
+    Failure,
     KeyOperationError,
     NotFoundError,
     RateLimitedError,
@@ -54,7 +54,7 @@ from ._errors import (
 )
 from ._expiry import astro_says_expired
 from ._inputs import KeyInputs, normalise
-from ._messages import describe_key, failure_sentence
+from ._messages import api_failure, describe_key
 from ._models import ApiToken, ApiTokenRole
 from ._ownership import CREATE_MARKER_PREFIX, CreateMarker, KeyOwner, handover_deadline, is_create_marker
 
@@ -68,6 +68,7 @@ _SWEEP_BUDGET = 60.0
 # A lost create may still commit after the client gave up on it: the clean-up looks this long
 # after giving up (the request timeout, at most this many seconds). Later commits are left to an audit.
 _LATE_COMMIT_GRACE = 5.0
+_UP_AGAIN = "run `pulumi up` again"
 
 
 def create_key(
@@ -87,9 +88,11 @@ def create_key(
         owner = KeyOwner.from_urn(owner)
     _require_deployment(client, inputs, key)
     token = _create_token(client, inputs, key, owner)
+    if token.token is None:
+        left = None if _discard(client, token.id, key) else f"token {token.id}"
+        why = "the Astro API answered without the token's value"
+        raise _failure(Failure("create", key, why, _UP_AGAIN, undone="the token it made was deleted"), inputs, left)
     try:
-        if token.token is None:
-            raise KeyOperationError(f"Could not create {key}: the Astro API answered without the token's value")
         outputs = key_outputs(
             token,
             inputs,
@@ -97,10 +100,6 @@ def create_key(
             secret=token.token.get_secret_value(),
         )
         return CreateResult(token.id, outputs)
-    except KeyOperationError as error:
-        if not _discard(client, token.id, key):
-            raise _failure(key, inputs, str(error), f"token {token.id}") from None
-        raise
     except BaseException:
         _discard(client, token.id, key)
         raise
@@ -124,13 +123,11 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
         logger.info("%s no longer exists; it leaves the state", key)
         return ReadResult("", {})
     except AstroAPIError as error:
-        raise KeyOperationError(failure_sentence("read", key, error)) from None
+        raise KeyOperationError(api_failure("read", key, error)) from None
     deployment_id = old.get("deployment_id") or _deployment_of(token)
     if token.scope != "DEPLOYMENT" or deployment_id is None or not token.is_scoped_to_deployment(deployment_id):
-        raise KeyOperationError(
-            f"Could not read {key}: API token {key_id} is not a Deployment API key of that Deployment "
-            f"(its scope is {token.scope}); pass the ID of a Deployment API key"
-        )
+        why = f"API token {key_id} is not a Deployment API key of that Deployment (its scope is {token.scope})"
+        raise KeyOperationError(Failure("read", key, why, "pass the ID of a Deployment API key"))
     secret = rpc.unwrap_rpc_secret(props.get("secret"))
     if isinstance(secret, str) and _rotated(token, rpc.unwrap_rpc_secret(props.get("short_token"))):
         logger.warning(
@@ -163,7 +160,7 @@ def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> No
     except NotFoundError:
         logger.info("%s was already gone", key)
     except AstroAPIError as error:
-        raise KeyOperationError(failure_sentence("delete", key, error)) from None
+        raise KeyOperationError(api_failure("delete", key, error)) from None
 
 
 def key_outputs(
@@ -254,7 +251,8 @@ def _rotated(token: ApiToken, stored_short_token: Any) -> bool:
     if isinstance(stored_short_token, str) and stored_short_token and token.short_token != stored_short_token:
         return True
     # Pulumi never rotates a key, so a rotation after the key's creation was made elsewhere.
-    return token.last_rotated_at is not None and _parse_time(token.last_rotated_at) > _parse_time(token.created_at)
+    rotated_at, created_at = parse_time(token.last_rotated_at), parse_time(token.created_at)
+    return rotated_at is not None and created_at is not None and rotated_at > created_at
 
 
 def _require_same_organization(client: AstroClient, props: Mapping[str, Any], action: str, key: str) -> None:
@@ -262,12 +260,15 @@ def _require_same_organization(client: AstroClient, props: Mapping[str, Any], ac
     stored = rpc.unwrap_rpc_secret(props.get("organization_id"))
     configured = client.settings.organization_id
     if isinstance(stored, str) and stored and stored != configured:
-        raise KeyOperationError(
-            f"Could not {action} {key}: it belongs to organization {stored}, but the provider is configured for "
-            f"organization {configured}, where the key cannot be seen; set astrokeys:organizationId "
-            f"(ASTRO_ORGANIZATION_ID) to {stored}, with an API token of that organization, and run the same "
-            f"command again"
+        why = (
+            f"it belongs to organization {stored}, but the provider is configured for organization {configured}, "
+            "where the key cannot be seen"
         )
+        fix = (
+            f"set astrokeys:organizationId (ASTRO_ORGANIZATION_ID) to {stored}, with an API token of that "
+            "organization, and run the same command again"
+        )
+        raise KeyOperationError(Failure(action, key, why, fix))
 
 
 def _validated(props: Mapping[str, Any]) -> KeyInputs:
@@ -275,9 +276,9 @@ def _validated(props: Mapping[str, Any]) -> KeyInputs:
         return KeyInputs.model_validate(normalise(props))
     except ValidationError as error:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
+        key = describe_key(props.get("name"), props.get("deployment_id"))
         raise KeyOperationError(
-            f"Could not create {describe_key(props.get('name'), props.get('deployment_id'))}: "
-            f"invalid input {fields}; run `pulumi preview` to see how to fix it"
+            Failure("create", key, f"invalid input {fields}", "run `pulumi preview` to see how to fix it")
         ) from None
 
 
@@ -285,13 +286,11 @@ def _require_deployment(client: AstroClient, inputs: KeyInputs, key: str) -> Non
     try:
         client.get_deployment(inputs.deployment_id)
     except NotFoundError:
-        raise KeyOperationError(
-            f"Could not create {key}: Deployment {inputs.deployment_id} was not found in organization "
-            f"{client.settings.organization_id}; check deployment_id and astrokeys:organizationId "
-            f"(ASTRO_ORGANIZATION_ID)"
-        ) from None
+        why = f"Deployment {inputs.deployment_id} was not found in organization {client.settings.organization_id}"
+        fix = "check deployment_id and astrokeys:organizationId (ASTRO_ORGANIZATION_ID)"
+        raise KeyOperationError(Failure("create", key, why, fix)) from None
     except AstroAPIError as error:
-        raise KeyOperationError(failure_sentence("create", key, error)) from None
+        raise KeyOperationError(api_failure("create", key, error)) from None
 
 
 def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optional[KeyOwner]) -> ApiToken:
@@ -324,7 +323,7 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optio
             continue
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at)
-            raise _failure(key, inputs, failure_sentence("create", key, error), left) from None
+            raise _failure(api_failure("create", key, error), inputs, left) from None
         step = "its dag_roles"
         try:
             # The description is the last write: a token still marked was never handed over.
@@ -339,41 +338,30 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optio
                 refusal = _handover_refusal(client, token)
         except AstroAPIError as error:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
-            deleted = ", so it was deleted" if left is None else ""
-            reason = f"the token was created but could not be given {step} ({error}){deleted}"
-            fix = "correct dag_roles and run `pulumi up` again" if step == "its dag_roles" else "run `pulumi up` again"
-            raise _failure(key, inputs, f"Could not create {key}: {reason}; {fix}.", left) from None
+            why = f"the token was created but could not be given {step} ({error})"
+            fix = f"correct dag_roles and {_UP_AGAIN}" if step == "its dag_roles" else _UP_AGAIN
+            raise _failure(Failure("create", key, why, fix, undone="it was deleted"), inputs, left) from None
         except BaseException:
             _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
             raise
         if refusal is not None:
             left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
-            deleted = ", so it was deleted" if left is None else ""
-            sentence = f"Could not create {key}: the token was created but {refusal}{deleted}; run `pulumi up` again."
-            raise _failure(key, inputs, sentence, left)
+            why = f"the token was created but {refusal}"
+            raise _failure(Failure("create", key, why, _UP_AGAIN, undone="it was deleted"), inputs, left)
         left = _clean_up(client, inputs, key, lost, gave_up_at)
         if left is not None:
             # Success would hide a live token nobody holds the secret of: fail, and undo this one too.
             left = _clean_up(client, inputs, key, [], 0.0, made=token.id) or left
-            reason = f"an earlier attempt's answer was lost ({last_error}) and what it made could not be removed"
-            raise _failure(key, inputs, f"Could not create {key}: {reason}; run `pulumi up` again.", left)
+            why = f"an earlier attempt's answer was lost ({last_error}) and what it made could not be removed"
+            raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, left)
         return token
     left = _clean_up(client, inputs, key, lost, gave_up_at)
     if engine_gone():
-        raise _failure(
-            key,
-            inputs,
-            f"Could not create {key}: the Pulumi engine that asked for it is gone, so no attempt is made "
-            "for it any more; run `pulumi up` again.",
-            left,
-        )
-    raise _failure(
-        key,
-        inputs,
-        f"Could not create {key}: the Astro API did not confirm the create after {_CREATE_ATTEMPTS} attempts "
-        f"({last_error}); the tokens these attempts made were deleted, so run `pulumi up` again.",
-        left,
-    )
+        why = "the Pulumi engine that asked for it is gone, so no attempt is made for it any more"
+        raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, left)
+    why = f"the Astro API did not confirm the create after {_CREATE_ATTEMPTS} attempts ({last_error})"
+    undone = "the tokens these attempts made were deleted"
+    raise _failure(Failure("create", key, why, _UP_AGAIN, undone=undone), inputs, left)
 
 
 def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
@@ -393,15 +381,9 @@ def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
     return None
 
 
-def _failure(key: str, inputs: KeyInputs, sentence: str, left: Optional[str]) -> KeyOperationError:
-    """The create's failure sentence, saying what was left in place if anything was."""
-    if left is None:
-        return KeyOperationError(sentence)
-    reason = sentence.rstrip(".").rsplit("; ", 1)[0]
-    return KeyOperationError(
-        f"{reason}; on Deployment {inputs.deployment_id}, {left} was left in place for you to check and delete, "
-        f"then run `pulumi up` again."
-    )
+def _failure(failure: Failure, inputs: KeyInputs, left: Optional[str]) -> KeyOperationError:
+    """The create's failure, naming what was left in place (``left``, in words) if anything was."""
+    return KeyOperationError(failure.leaving(left, on=inputs.deployment_id))
 
 
 def _clean_up(
@@ -488,6 +470,7 @@ def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
         stop=stop_after_delay(_SWEEP_BUDGET),
         wait=lambda state: _sweep_wait(client, state, _SWEEP_BUDGET - (time.monotonic() - started)),
         retry=retry_if_exception(passes),
+        before_sleep=_say_sweep_retry,
         reraise=True,
     )
     for attempt in retrying:
@@ -502,8 +485,14 @@ def _sweep_wait(client: AstroClient, state: RetryCallState, budget_left: float) 
     error = state.outcome.exception() if state.outcome else None
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         wait = max(wait, error.retry_after)
-    logger.warning("removing what a lost create made failed (%s); trying again in %.2f s", error, wait)
     return max(0.0, min(wait, budget_left))
+
+
+def _say_sweep_retry(state: RetryCallState) -> None:
+    """Say that a clean-up step is tried again, only once its wait is sure to happen (not before a stop)."""
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning("removing what a lost create made failed (%s); trying again in %.2f s", error, wait)
 
 
 def _discard(client: AstroClient, token_id: str, key: str) -> bool:
@@ -523,8 +512,3 @@ def _deployment_of(token: ApiToken) -> Optional[str]:
         if role.entity_type == "DEPLOYMENT":
             return role.entity_id
     return None
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
+from ._clock import parse_time
 from ._errors import NotFoundError
 from ._models import ASTRO_ID_PATTERN
 from ._ownership import CreateMarker, abandoned_from
@@ -380,7 +381,7 @@ class _Classifier:
 
     def classify(self, info: DeploymentApiKeyInfo, token: ApiToken, window_days: float) -> KeyAudit:
         findings = _time_findings(info, self.now, window_days)
-        days_left = None if info.end_at is None else (_parse_timestamp(info.end_at) - self.now) / timedelta(days=1)
+        days_left = _days_left(info.end_at, self.now)
         marker = CreateMarker.parse(token.description)
         abandoned_at = abandoned_from(token.created_at) if marker is not None else None
         base = KeyAudit(info, None, None, (), days_left, marker=marker, abandoned_at=abandoned_at)
@@ -463,8 +464,8 @@ class _Classifier:
 
 def _time_findings(info: DeploymentApiKeyInfo, now: datetime, window_days: float) -> list[str]:
     findings: list[str] = []
-    if info.end_at is not None:
-        days_left = (_parse_timestamp(info.end_at) - now) / timedelta(days=1)
+    days_left = _days_left(info.end_at, now)
+    if days_left is not None:
         if days_left <= 0:
             findings.append(EXPIRED)
         elif days_left <= window_days:
@@ -563,9 +564,10 @@ def delete_key(
     return KeyDeletion(key_id, name, deployment_id, already_gone=False)
 
 
-def _parse_timestamp(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+def _days_left(end_at: Optional[str], now: datetime) -> Optional[float]:
+    """Days from ``now`` to ``end_at`` (negative once past); ``None`` for a key that never expires."""
+    end = parse_time(end_at)
+    return None if end is None else (end - now) / timedelta(days=1)
 
 
 def _timestamp(value: datetime) -> str:

@@ -131,13 +131,11 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         if not result.id and not props.get("key_id"):
             # The program's own lookup (a lookup's refresh starts from its earlier outputs). An
             # empty ID would not fail the update: the engine would record nothing, silently.
-            from ._errors import KeyOperationError
+            from ._errors import Failure, KeyOperationError
 
-            raise KeyOperationError(
-                f"Could not look up Deployment API key {id_}: organization {client.settings.organization_id} "
-                "has no such key (it was deleted, or the ID is wrong); pass the ID of an existing key to "
-                "DeploymentApiKey.get."
-            )
+            why = f"organization {client.settings.organization_id} has no such key (it was deleted, or the ID is wrong)"
+            fix = "pass the ID of an existing key to DeploymentApiKey.get"
+            raise KeyOperationError(Failure("look up", f"Deployment API key {id_}", why, fix))
         if result.id and recorder.token is not None and result.outs is not None:
             result.outs.update(lookup_outputs(recorder.token))
             result.outs["keepers"] = None  # nothing rotates a key Pulumi does not manage; see _is_lookup

@@ -295,10 +295,10 @@ def test_a_garbled_success_answer_gives_the_request_id_the_failure_sentence_asks
     with pytest.raises(DecodingError) as garbled:
         client.get_deployment(deployment)
 
-    from pulumi_astrokeys._messages import failure_sentence
+    from pulumi_astrokeys._messages import api_failure
 
     [answered] = [r for r in emulator.requests() if r["fault"] == "commit-then-garble"]
-    sentence = failure_sentence("read", "Deployment API key 'etl'", garbled.value)
+    sentence = str(api_failure("read", "Deployment API key 'etl'", garbled.value))
     assert "quote the requestId to Astronomer support" in sentence
     assert f"[requestId {answered['requestId']}]" in sentence
 
@@ -317,7 +317,7 @@ def test_field_errors_are_described_once_in_one_clause() -> None:
 def test_the_apis_reason_is_said_once_when_its_field_error_repeats_it(
     client: AstroClient, emulator: Emulator
 ) -> None:
-    from pulumi_astrokeys._messages import failure_sentence
+    from pulumi_astrokeys._messages import api_failure
 
     with pytest.raises(InvalidRequestError) as refused:
         client.create_deployment_token(emulator.deployment_ids[0], name="x", role="WORKSPACE_OWNER")
@@ -325,4 +325,4 @@ def test_the_apis_reason_is_said_once_when_its_field_error_repeats_it(
     reason = refused.value.api_message
     assert reason and [e.message for e in refused.value.field_errors] == [reason], "the API repeats itself"
     assert str(refused.value).count(reason) == 1
-    assert failure_sentence("create", "key 'x'", refused.value).count(reason) == 1
+    assert str(api_failure("create", "key 'x'", refused.value)).count(reason) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -238,6 +240,58 @@ def test_the_client_gives_up_after_max_attempts(
 
     assert raised.value.status_code == 503
     assert len(logged(emulator, "GET")) == max_attempts
+
+
+def retry_lines(caplog: pytest.LogCaptureFixture, says: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "pulumi_astrokeys" and says in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("policy", "attempts"),
+    [
+        (RetryPolicy(max_attempts=3, initial_backoff=0.01), 3),
+        (RetryPolicy(max_attempts=6, initial_backoff=0.01, max_elapsed=0.0), 1),  # out of time after the first
+    ],
+)
+def test_a_retry_is_announced_only_for_a_wait_that_happens(
+    emulator: Emulator,
+    settings: AstroSettings,
+    token_id: str,
+    caplog: pytest.LogCaptureFixture,
+    policy: RetryPolicy,
+    attempts: int,
+) -> None:
+    client = AstroClient(settings, retry=policy, rate_limits=None)
+    emulator.inject_fault("GET", ONE_TOKEN, status=503, count=10)
+
+    with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"), pytest.raises(ServerError):
+        client.get_token(token_id)
+
+    assert len(logged(emulator, "GET")) == attempts
+    lines = retry_lines(caplog, "retrying in")
+    announced = [attempt for line in lines for attempt in re.findall(r"\(attempt (\d+)\)", line)]
+    assert announced == [str(n) for n in range(2, attempts + 1)]
+
+
+def test_a_clean_up_step_announces_only_the_waits_that_happen(
+    emulator: Emulator,
+    settings: AstroSettings,
+    token_id: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pulumi_astrokeys._operations as operations
+
+    monkeypatch.setattr(operations, "_SWEEP_BUDGET", 0.3)
+    client = AstroClient(settings, retry=RetryPolicy(max_attempts=1, initial_backoff=0.01), rate_limits=None)
+    emulator.inject_fault("DELETE", ONE_TOKEN, status=503, count=1000)
+
+    with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
+        assert not operations._discard(client, token_id, "Deployment API key 'ci'")
+
+    tries = len(logged(emulator, "DELETE"))
+    assert tries >= 2, "the clean-up kept trying within its budget"
+    assert len(retry_lines(caplog, "trying again in")) == tries - 1
 
 
 def test_backoff_grows_exponentially_to_its_cap_with_full_jitter(

@@ -11,7 +11,7 @@ from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
-from pulumi_astrokeys import KeyOperationError
+from pulumi_astrokeys import ConfigurationError, KeyOperationError
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
 
@@ -177,8 +177,9 @@ def test_missing_credentials_fail_check_and_create_naming_the_setting(
         ("", "No Astro API token is configured: set it with `pulumi config set --secret astrokeys:apiToken <value>` "
          "or the environment variable ASTRO_API_TOKEN.")
     ]
-    with pytest.raises(KeyOperationError, match="ASTRO_API_TOKEN"):
+    with pytest.raises(ConfigurationError, match="ASTRO_API_TOKEN") as caught:
         provider.create(checked.inputs)
+    assert str(caught.value).endswith(".") and caught.value.__cause__ is None
 
 
 def test_the_pickled_provider_holds_no_credential(emulator: Any, provider: DeploymentApiKeyProvider) -> None:

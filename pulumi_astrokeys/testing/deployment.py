@@ -84,7 +84,7 @@ class BareDeploymentProvider(AstroResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create a Standard Deployment; its ID is the resource ID."""
         from .._errors import AstroAPIError, KeyOperationError
-        from .._messages import failure_sentence
+        from .._messages import api_failure
 
         def step() -> CreateResult:
             client = self.client()
@@ -92,7 +92,7 @@ class BareDeploymentProvider(AstroResourceProvider):
                 deployment = create_deployment(client, props["workspace_id"], props["name"])
             except AstroAPIError as error:
                 raise KeyOperationError(
-                    failure_sentence("create", _describe(props.get("name"), props.get("workspace_id")), error)
+                    api_failure("create", _describe(props.get("name"), props.get("workspace_id")), error)
                 ) from None
             return CreateResult(deployment.id, _outputs(deployment, props, client.settings.organization_id))
 
@@ -101,7 +101,7 @@ class BareDeploymentProvider(AstroResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the Deployment; one that is gone reads as an empty ID and leaves the state."""
         from .._errors import AstroAPIError, KeyOperationError, NotFoundError
-        from .._messages import failure_sentence
+        from .._messages import api_failure
 
         def step() -> ReadResult:
             client = self.client()
@@ -111,7 +111,7 @@ class BareDeploymentProvider(AstroResourceProvider):
                 return ReadResult("", {})
             except AstroAPIError as error:
                 raise KeyOperationError(
-                    failure_sentence("read", _describe(props.get("name"), props.get("workspace_id"), id_), error)
+                    api_failure("read", _describe(props.get("name"), props.get("workspace_id"), id_), error)
                 ) from None
             return ReadResult(deployment.id, _outputs(deployment, props, client.settings.organization_id))
 
@@ -129,7 +129,7 @@ class BareDeploymentProvider(AstroResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the Deployment (Astro deletes its API keys with it); one already gone counts as deleted."""
         from .._errors import AstroAPIError, KeyOperationError, NotFoundError
-        from .._messages import failure_sentence
+        from .._messages import api_failure
 
         def step() -> None:
             try:
@@ -138,7 +138,7 @@ class BareDeploymentProvider(AstroResourceProvider):
                 pass
             except AstroAPIError as error:
                 raise KeyOperationError(
-                    failure_sentence("delete", _describe(props.get("name"), props.get("workspace_id"), id_), error)
+                    api_failure("delete", _describe(props.get("name"), props.get("workspace_id"), id_), error)
                 ) from None
 
         self.run_step(step)
