@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from ._client import AstroClient
+from ._clock import parse_time
 from ._engine import engine_gone
 from ._errors import (
     AmbiguousCreateError,
