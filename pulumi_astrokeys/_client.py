@@ -49,6 +49,8 @@ logger = logging.getLogger("pulumi_astrokeys")
 USER_AGENT = f"pulumi-astrokeys/{__version__} httpx/{httpx.__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
+# Even a policy without backoff waits a little, so a step retried for a time budget cannot spin.
+_LEAST_BACKOFF = 0.01
 # A pacing wait at least this long is reported: shorter ones are the normal rhythm of a big up.
 _NOTEWORTHY_WAIT = 1.0
 _IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
@@ -58,16 +60,45 @@ _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard the client tries before it gives up on a request.
+    """How hard the client tries before it gives up on a request, and how long it waits between tries.
 
-    Waits grow exponentially from ``initial_backoff`` up to ``max_backoff`` with full
-    jitter; a ``Retry-After`` from the server is honoured as a floor.
+    The client's requests and the clean-up's steps both follow it: :meth:`may_pass` says
+    which errors are worth another try, :meth:`wait_before` how long to wait first.
     """
 
     max_attempts: int = 6
     initial_backoff: float = 0.5
     max_backoff: float = 10.0
     max_elapsed: float = 120.0
+
+    def may_pass(self, error: BaseException, *, idempotent: bool, seconds_left: float, outlast: bool = False) -> bool:
+        """Whether ``error`` may pass if the request (or step) is tried again.
+
+        A 429 may, when its ``Retry-After`` fits in ``seconds_left``; so may a connection
+        failure, unless the create it cut off may have been made (an ambiguous create); a
+        502, 503 or 504 may, for an ``idempotent`` request. A step that must ``outlast`` a
+        failing server (an idempotent clean-up, where giving up leaves a key behind) also
+        counts any 5xx and any failure without a refusal (an answer that is not the API's, a
+        listing that kept changing) as passing. Any other refusal is definite.
+        """
+        if isinstance(error, RateLimitedError):
+            return error.retry_after is None or error.retry_after < seconds_left
+        if isinstance(error, ServerError):
+            return idempotent and (outlast or error.status_code in _RETRYABLE_STATUSES)
+        if isinstance(error, APIStatusError):
+            return False
+        if outlast:
+            return isinstance(error, AstroAPIError)
+        return isinstance(error, NetworkError) and not isinstance(error, AmbiguousCreateError)
+
+    def wait_before(self, attempt: int, error: Optional[BaseException], seconds_left: float = math.inf) -> float:
+        """Seconds to wait before try ``attempt + 1``: exponential from ``initial_backoff`` up to
+        ``max_backoff``, with full jitter; a ``Retry-After`` is a floor; never past ``seconds_left``."""
+        backoff = min(self.max_backoff, max(self.initial_backoff, _LEAST_BACKOFF) * 2 ** (attempt - 1))
+        wait = random.uniform(0, backoff)
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            wait = max(wait, error.retry_after)
+        return max(0.0, min(wait, seconds_left))
 
 
 TOKEN_ORDER: tuple[str, ...] = ("createdAt:asc", "name:asc", "description:asc")
@@ -373,23 +404,19 @@ class AstroClient:
         attempts = 0
         started = time.monotonic()
 
-        def should_retry(exc: BaseException) -> bool:
-            if isinstance(exc, RateLimitedError):
-                # A Retry-After past the time budget cannot be honoured within it: raise now
-                # rather than sleep it out (stop_after_delay only looks at the time spent).
-                if exc.retry_after is None:
-                    return True
-                return time.monotonic() - started + exc.retry_after < self._retry.max_elapsed
-            if isinstance(exc, ServerError):
-                return exc.status_code in _RETRYABLE_STATUSES and idempotent
-            if isinstance(exc, AmbiguousCreateError):
-                return False
-            return isinstance(exc, NetworkError)
+        policy = self._retry
 
+        def seconds_left() -> float:
+            return policy.max_elapsed - (time.monotonic() - started)
+
+        # A Retry-After past the time budget cannot be honoured within it: may_pass says no
+        # rather than sleep it out (stop_after_delay only looks at the time spent).
         retrying = Retrying(
-            stop=stop_after_attempt(self._retry.max_attempts) | stop_after_delay(self._retry.max_elapsed),
-            wait=self._wait,
-            retry=retry_if_exception(should_retry),
+            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_elapsed),
+            wait=lambda state: policy.wait_before(state.attempt_number, _error_of(state), seconds_left()),
+            retry=retry_if_exception(
+                lambda error: policy.may_pass(error, idempotent=idempotent, seconds_left=seconds_left())
+            ),
             before_sleep=_say_retry,
             reraise=True,
         )
@@ -471,14 +498,10 @@ class AstroClient:
         # The header has whole seconds: assume the middle of that second.
         self._server_clock_offset = server_now.timestamp() + 0.5 - time.time()
 
-    def _wait(self, state: RetryCallState) -> float:
-        policy = self._retry
-        backoff = min(policy.max_backoff, policy.initial_backoff * (2 ** (state.attempt_number - 1)))
-        wait = random.uniform(0, backoff)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            wait = max(wait, exc.retry_after)
-        return wait
+
+
+def _error_of(state: RetryCallState) -> Optional[BaseException]:
+    return state.outcome.exception() if state.outcome else None
 
 
 def _say_retry(state: RetryCallState) -> None:
@@ -489,7 +512,7 @@ def _say_retry(state: RetryCallState) -> None:
     a minute of silence looks like a hang.
     """
     wait = state.next_action.sleep if state.next_action is not None else 0.0
-    error = state.outcome.exception() if state.outcome else None
+    error = _error_of(state)
     logger.info("retrying in %.1f s (attempt %d) after: %s", wait, state.attempt_number + 1, error)
 
 

@@ -29,7 +29,6 @@ them, the new token is deleted and the create fails naming ``dag_roles``.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -45,12 +44,10 @@ from ._clock import parse_time
 from ._engine import engine_gone
 from ._errors import (
     AmbiguousCreateError,
-    APIStatusError,
     AstroAPIError,
     Failure,
     KeyOperationError,
     NotFoundError,
-    RateLimitedError,
     ServerError,
 )
 from ._expiry import astro_says_expired
@@ -459,34 +456,25 @@ def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
     definite refusal (another 4xx) is raised at once.
     """
     started = time.monotonic()
+    policy = client.retry_policy
 
-    def passes(error: BaseException) -> bool:
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return time.monotonic() - started + error.retry_after < _SWEEP_BUDGET
-        if isinstance(error, APIStatusError):
-            return isinstance(error, (ServerError, RateLimitedError))
-        return isinstance(error, AstroAPIError)
+    def seconds_left() -> float:
+        return _SWEEP_BUDGET - (time.monotonic() - started)
 
     retrying = Retrying(
         stop=stop_after_delay(_SWEEP_BUDGET),
-        wait=lambda state: _sweep_wait(client, state, _SWEEP_BUDGET - (time.monotonic() - started)),
-        retry=retry_if_exception(passes),
+        wait=lambda state: policy.wait_before(
+            state.attempt_number, state.outcome.exception() if state.outcome else None, seconds_left()
+        ),
+        retry=retry_if_exception(
+            lambda error: policy.may_pass(error, idempotent=True, seconds_left=seconds_left(), outlast=True)
+        ),
         before_sleep=_say_sweep_retry,
         reraise=True,
     )
     for attempt in retrying:
         with attempt:
             step()
-
-
-def _sweep_wait(client: AstroClient, state: RetryCallState, budget_left: float) -> float:
-    policy = client.retry_policy
-    backoff = min(policy.max_backoff, max(policy.initial_backoff, 0.01) * (2 ** (state.attempt_number - 1)))
-    wait = random.uniform(backoff / 2, backoff)
-    error = state.outcome.exception() if state.outcome else None
-    if isinstance(error, RateLimitedError) and error.retry_after is not None:
-        wait = max(wait, error.retry_after)
-    return max(0.0, min(wait, budget_left))
 
 
 def _say_sweep_retry(state: RetryCallState) -> None:
