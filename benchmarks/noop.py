@@ -6,6 +6,10 @@
   ``create`` calls no API. Whatever a program of them costs is the Pulumi SDK's and the
   engine's own price of a dynamic resource: the floor of a preview and of the per-call
   overhead.
+- :class:`LibrariesNoopKeyProvider` and :class:`LibrariesNoopKey`: the no-op, plus what any
+  provider on the required libraries pays before it does anything: at its first create it
+  opens an ``httpx.Client`` and validates a pydantic model with a secret field. The floor of
+  the provider process's memory, so the figure shows the package's weight, not the libraries'.
 - :class:`OnePostKeyProvider` and :class:`OnePostKey`: the key's create as it would be
   without the clean-up marker (``GET`` the Deployment, one ``POST /tokens`` with the
   user's description), on the package's own client and pacing. Against it, an ``up``
@@ -28,7 +32,7 @@ from pulumi_astrokeys._pickling import pickler_restored
 from pulumi_astrokeys._schema import OUTPUT_NAMES
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
-__all__ = ["NoopKey", "NoopKeyProvider", "OnePostKey", "OnePostKeyProvider"]
+__all__ = ["LibrariesNoopKey", "LibrariesNoopKeyProvider", "NoopKey", "NoopKeyProvider", "OnePostKey", "OnePostKeyProvider"]
 
 _ROLE = "DEPLOYMENT_ADMIN"
 
@@ -58,6 +62,30 @@ class NoopKeyProvider(ResourceProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         pass
+
+
+class LibrariesNoopKeyProvider(NoopKeyProvider):
+    """The no-op, having loaded and used httpx and pydantic as any provider on them does."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        _use_the_required_libraries()
+        return super().create(props)
+
+
+_libraries_in_use: list[object] = []
+
+
+def _use_the_required_libraries() -> None:
+    if _libraries_in_use:
+        return
+    import httpx
+    from pydantic import BaseModel, SecretStr
+
+    class Answer(BaseModel):
+        id: str
+        token: SecretStr
+
+    _libraries_in_use.extend([httpx.Client(), Answer(id="noop", token=SecretStr("noop"))])
 
 
 class OnePostKeyProvider(DeploymentApiKeyProvider):
@@ -105,6 +133,10 @@ class _KeyShaped(pulumi.dynamic.Resource):
 
 class NoopKey(_KeyShaped, module="bench", name="NoopKey"):
     _provider_class = NoopKeyProvider
+
+
+class LibrariesNoopKey(_KeyShaped, module="bench", name="LibrariesNoopKey"):
+    _provider_class = LibrariesNoopKeyProvider
 
 
 class OnePostKey(_KeyShaped, module="bench", name="OnePostKey"):
