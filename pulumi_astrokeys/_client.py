@@ -200,6 +200,8 @@ class AstroClient:
         # Computed once: the limiter keys its buckets by the token's digest, never the token.
         self._pacing_key = fingerprint(settings.api_token.get_secret_value())
         self._server_clock_offset: Optional[float] = None
+        # Parsed once: every request's log line and error name the path under it.
+        self._organization_path = httpx.URL(settings.organization_url).path
 
     @classmethod
     def from_config(
@@ -400,7 +402,7 @@ class AstroClient:
     ) -> httpx.Response:
         idempotent = idempotent or method in _IDEMPOTENT_METHODS
         url = self.settings.organization_url + path
-        display_path = httpx.URL(url).path
+        display_path = self._organization_path + path.partition("?")[0]
         attempts = 0
         started = time.monotonic()
 
