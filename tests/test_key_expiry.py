@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from key_state_support import DEPLOYMENT, stored_key
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.runtime import rpc
@@ -23,7 +24,6 @@ from pulumi_astrokeys._inputs import rotation_due
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
 
-DEPLOYMENT = "clm8q7f6q000008lcgyougpsk"
 DAY = 86400.0
 
 
@@ -64,26 +64,8 @@ def provider_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def stored(end_at: str | None, **overrides: Any) -> dict[str, Any]:
-    """A key's outputs as the state keeps them (written by the release before rotate_before_days)."""
-    values: dict[str, Any] = {
-        "key_id": "clm8q7f6q000008lcgyoukey1",
-        "secret": rpc.wrap_rpc_secret("s3cr3t"),
-        "short_token": "abc1234",
-        "deployment_id": DEPLOYMENT,
-        "organization_id": "clm8q7f6q000008lcgyouorg1",
-        "name": "ci",
-        "description": "",
-        "role": "DEPLOYMENT_ADMIN",
-        "expiry_period_in_days": 30,
-        "keepers": {},
-        "created_at": "2026-11-01T10:00:00Z",
-        "start_at": "2026-11-01T10:00:00Z",
-        "__provider": "opaque",
-    }
-    if end_at is not None:
-        values["end_at"] = end_at
-    values.update(overrides)
-    return values
+    """A 30-day key's outputs as the state keeps them (written by the release before rotate_before_days)."""
+    return stored_key(expiry_period_in_days=30, **({"end_at": end_at} if end_at is not None else {}), **overrides)
 
 
 def checked(provider: DeploymentApiKeyProvider, **overrides: Any) -> dict[str, Any]:

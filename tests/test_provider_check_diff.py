@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from key_state_support import DEPLOYMENT, stored_key
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.output import Unknown
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
-DEPLOYMENT = "clm8q7f6q000008lcgyougpsk"
 OTHER_DEPLOYMENT = "clm8q7f6q000008lcgyougpsz"
 
 
@@ -127,22 +127,7 @@ def test_check_accepts_empty_olds_as_before_a_replacement(provider: DeploymentAp
 
 def stored(**overrides: Any) -> dict[str, Any]:
     """Old outputs as the state keeps them after a create."""
-    values: dict[str, Any] = {
-        "key_id": "clm8q7f6q000008lcgyoukey1",
-        "secret": "s3cr3t",
-        "short_token": "abc1234",
-        "deployment_id": DEPLOYMENT,
-        "organization_id": "clm8q7f6q000008lcgyouorg1",
-        "name": "ci",
-        "description": "",
-        "role": "DEPLOYMENT_ADMIN",
-        "keepers": {},
-        "created_at": "2026-11-27T10:00:00Z",
-        "start_at": "2026-11-27T10:00:00Z",
-        "__provider": "old-release-bytes",
-    }
-    values.update(overrides)
-    return values
+    return stored_key(**overrides)
 
 
 def checked(provider: DeploymentApiKeyProvider, **overrides: Any) -> dict[str, Any]:
