@@ -55,6 +55,7 @@ from ._inputs import KeyInputs, normalise
 from ._messages import api_failure, describe_key
 from ._models import ApiToken, ApiTokenRole
 from ._ownership import CREATE_MARKER_PREFIX, CreateMarker, KeyOwner, handover_deadline, is_create_marker
+from ._schema import LOOKUP_PROPERTY
 
 __all__ = ["CREATE_MARKER_PREFIX", "create_key", "delete_key", "is_create_marker", "key_outputs", "read_key"]
 
@@ -103,14 +104,18 @@ def create_key(
         raise
 
 
-def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, managed: bool = True) -> ReadResult:
+def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, lookup: bool = False) -> ReadResult:
     """Read the key's metadata; carry its secret over from ``props``. A gone key reads as an empty ID.
 
     A key whose value was rotated outside Pulumi keeps no secret: the one in the state no
     longer works, and a key without one is replaced at the next ``pulumi up``. An expired
-    key stays, with fresh metadata; for a ``managed`` key (not a lookup) one line says that
-    the next ``pulumi up`` replaces it, expired by Astro's clock, whatever this machine's says
+    key stays, with fresh metadata; for a managed key one line says that the next ``pulumi up``
+    replaces it, expired by Astro's clock, whatever this machine's says
     (:func:`~pulumi_astrokeys._expiry.astro_says_expired`).
+
+    A ``lookup`` (``DeploymentApiKey.get``) also gets :data:`~._schema.LOOKUP_OUTPUT_NAMES` and
+    keeps :data:`~._schema.LOOKUP_PROPERTY`; nothing rotates a key Pulumi does not manage, so it has
+    no ``keepers``. A managed key's read never gets them, so they never enter its state or its diff.
     """
     old = normalise(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
@@ -135,7 +140,7 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
             token.last_rotated_at or "an unknown time",
         )
         secret = None
-    if managed and astro_says_expired(client, key, token.end_at):
+    if not lookup and astro_says_expired(client, key, token.end_at):
         secret = None
     outputs = key_outputs(
         token,
@@ -145,7 +150,18 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
         stored=old,
         secret=secret if isinstance(secret, str) else None,
     )
+    if lookup:
+        outputs.update(lookup_outputs(token), keepers=None)
+        outputs[LOOKUP_PROPERTY] = True
     return ReadResult(token.id, outputs)
+
+
+def lookup_outputs(token: ApiToken) -> dict[str, Any]:
+    """The :data:`~._schema.LOOKUP_OUTPUT_NAMES` of a token: when it was last used, who created it, its kind."""
+    created_by = None
+    if token.created_by is not None:
+        created_by = {k: v for k, v in token.created_by.model_dump().items() if v is not None}
+    return {"last_used_at": token.last_used_at, "created_by": created_by, "kind": token.kind}
 
 
 def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> None:

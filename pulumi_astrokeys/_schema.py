@@ -22,6 +22,7 @@ __all__ = [
     "IN_PLACE_INPUTS",
     "KINDS",
     "LOOKUP_OUTPUT_NAMES",
+    "LOOKUP_PROPERTY",
     "OUTPUT_NAMES",
     "SECRET_OUTPUTS",
     "TYPE_TOKEN",
@@ -121,3 +122,8 @@ SECRET_OUTPUTS: tuple[str, ...] = ("secret",)
 LOOKUP_OUTPUT_NAMES: tuple[str, ...] = ("last_used_at", "created_by", "kind")
 """Audit metadata that only a lookup (``DeploymentApiKey.get``) returns, never a managed key:
 ``last_used_at`` changes with every use and would make each refresh rewrite the state."""
+
+LOOKUP_PROPERTY = "__astrokeys_lookup"
+"""The hidden property (Pulumi shows none whose name begins with ``__``) that says a resource is a
+lookup: ``DeploymentApiKey.get`` registers it, and a lookup's read keeps it in the outputs, so the
+lookup's refresh is one too."""

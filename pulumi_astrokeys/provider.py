@@ -14,55 +14,16 @@ deleted, so consumers are never left without a working secret.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from ._dynamic import AstroResourceProvider
 
 if TYPE_CHECKING:
-    from ._client import AstroClient
-    from ._models import ApiToken
+    pass
 
-__all__ = ["DeploymentApiKeyProvider", "lookup_outputs"]
-
-
-def lookup_outputs(token: ApiToken) -> dict[str, Any]:
-    """The :data:`LOOKUP_OUTPUT_NAMES` of a token: when it was last used, who created it, its kind."""
-    created_by = None
-    if token.created_by is not None:
-        created_by = {k: v for k, v in token.created_by.model_dump().items() if v is not None}
-    return {"last_used_at": token.last_used_at, "created_by": created_by, "kind": token.kind}
-
-
-def _is_lookup(props: Mapping[str, Any]) -> bool:
-    """Whether a read comes from ``DeploymentApiKey.get`` rather than a managed key's refresh.
-
-    A lookup starts from no properties at all, and a lookup's own refresh from its earlier
-    outputs, which hold no ``keepers`` (nothing can rotate a key Pulumi does not manage).
-    A managed key's state always holds its ``deployment_id`` and ``keepers``. Lookups of
-    an earlier release did keep ``keepers`` but had ``kind`` without ``dag_roles``, which
-    no managed key's state has: earlier managed keys had neither, current ones have both.
-    """
-    if not props.get("deployment_id") or "keepers" not in props:
-        return True
-    return "kind" in props and "dag_roles" not in props
-
-
-class _TokenRecorder:
-    """The client, keeping the token its ``get_token`` returned (so a lookup reads the key once)."""
-
-    def __init__(self, client: AstroClient) -> None:
-        self._client = client
-        self.token: Optional[ApiToken] = None
-
-    def get_token(self, token_id: str) -> ApiToken:
-        self.token = self._client.get_token(token_id)
-        return self.token
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+__all__ = ["DeploymentApiKeyProvider"]
 
 
 class DeploymentApiKeyProvider(AstroResourceProvider):
@@ -116,29 +77,25 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the key's metadata, keeping the secret from the state; a gone key reads as empty.
 
-        A lookup (``DeploymentApiKey.get``) also gets :data:`LOOKUP_OUTPUT_NAMES`; a managed
-        key's refresh never does, so they never enter its state or its diff.
+        A lookup (``DeploymentApiKey.get``) says it is one (:data:`~._schema.LOOKUP_PROPERTY`)
+        and also gets :data:`~._schema.LOOKUP_OUTPUT_NAMES`.
         """
         from ._operations import read_key
+        from ._schema import LOOKUP_PROPERTY
 
-        if not _is_lookup(props):
-            return self.run_step(lambda: read_key(self.client(), id_, props))
+        lookup = props.get(LOOKUP_PROPERTY) is True
         client = self.client()
-        recorder = _TokenRecorder(client)
-        result: ReadResult = self.run_step(
-            lambda: read_key(cast("AstroClient", recorder), id_, props, managed=False)
-        )
-        if not result.id and not props.get("key_id"):
+        result: ReadResult = self.run_step(lambda: read_key(client, id_, props, lookup=lookup))
+        if lookup and not result.id and not props.get("key_id"):
             # The program's own lookup (a lookup's refresh starts from its earlier outputs). An
             # empty ID would not fail the update: the engine would record nothing, silently.
-            from ._errors import Failure, KeyOperationError
+            from ._errors import KeyOperationError
 
-            why = f"organization {client.settings.organization_id} has no such key (it was deleted, or the ID is wrong)"
-            fix = "pass the ID of an existing key to DeploymentApiKey.get"
-            raise KeyOperationError(Failure("look up", f"Deployment API key {id_}", why, fix))
-        if result.id and recorder.token is not None and result.outs is not None:
-            result.outs.update(lookup_outputs(recorder.token))
-            result.outs["keepers"] = None  # nothing rotates a key Pulumi does not manage; see _is_lookup
+            raise KeyOperationError(
+                f"Could not look up Deployment API key {id_}: organization {client.settings.organization_id} "
+                "has no such key (it was deleted, or the ID is wrong); pass the ID of an existing key to "
+                "DeploymentApiKey.get."
+            )
         return result
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

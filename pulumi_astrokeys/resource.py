@@ -11,7 +11,15 @@ import pulumi.dynamic
 from ._autonaming import refuse_delete_first_autonaming
 from ._dynamic import AstroResource, call_inputs
 from ._ownership import OWNER_PROPERTY, KeyOwner
-from ._schema import DEFAULT_ROLE, INPUT_NAMES, LOOKUP_OUTPUT_NAMES, OUTPUT_NAMES, SECRET_OUTPUTS, TYPE_TOKEN
+from ._schema import (
+    DEFAULT_ROLE,
+    INPUT_NAMES,
+    LOOKUP_OUTPUT_NAMES,
+    LOOKUP_PROPERTY,
+    OUTPUT_NAMES,
+    SECRET_OUTPUTS,
+    TYPE_TOKEN,
+)
 from .provider import DeploymentApiKeyProvider
 
 __all__ = ["DagRoleArgs", "DeploymentApiKey", "DeploymentApiKeyArgs"]
@@ -358,7 +366,7 @@ class DeploymentApiKey(AstroResource, module="astrokeys", name="DeploymentApiKey
         key = DeploymentApiKey.__new__(DeploymentApiKey)
         key._register(
             resource_name,
-            dict.fromkeys(INPUT_NAMES),
+            {**dict.fromkeys(INPUT_NAMES), LOOKUP_PROPERTY: True},
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
             OUTPUT_NAMES + LOOKUP_OUTPUT_NAMES,
         )

@@ -148,3 +148,26 @@ def test_get_adds_audit_metadata_but_a_managed_key_keeps_none_in_its_state(emula
     looked_up = stack.keys()["existing"]["outputs"]
     assert looked_up["created_by"]["id"] == existing["createdBy"]["id"], "a lookup's refresh stays a lookup"
     assert "keepers" not in looked_up
+
+
+def test_a_read_is_a_lookups_only_when_the_lookup_says_so_whatever_the_shape_of_the_state(emulator: Any) -> None:
+    from pulumi.dynamic import ConfigureRequest
+    from pulumi.dynamic.config import Config
+
+    from pulumi_astrokeys._schema import LOOKUP_OUTPUT_NAMES, LOOKUP_PROPERTY
+    from pulumi_astrokeys.provider import DeploymentApiKeyProvider
+
+    provider = DeploymentApiKeyProvider()
+    provider.configure(ConfigureRequest(Config({**emulator.stack_config(), **emulator.secret_stack_config()}, "t")))
+    existing = make_token(emulator, emulator.deployment_ids[0], "made-by-hand")
+    # A managed key's state without keepers or kind, as no release wrote but a hand-edited state may hold.
+    bare_state = {"deployment_id": emulator.deployment_ids[0], "name": "made-by-hand", "key_id": existing["id"]}
+
+    managed = provider.read(existing["id"], bare_state).outs or {}
+    looked_up = provider.read(existing["id"], {LOOKUP_PROPERTY: True}).outs or {}
+    refreshed = provider.read(existing["id"], looked_up).outs or {}
+
+    assert not set(LOOKUP_OUTPUT_NAMES) - {"kind"} & set(managed) and LOOKUP_PROPERTY not in managed
+    assert looked_up[LOOKUP_PROPERTY] is True and looked_up["keepers"] is None
+    assert looked_up["created_by"]["id"] == existing["createdBy"]["id"]
+    assert refreshed[LOOKUP_PROPERTY] is True and refreshed["created_by"] == looked_up["created_by"]
