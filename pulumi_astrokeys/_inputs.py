@@ -36,7 +36,7 @@ from pydantic import (
 from ._clock import parse_time
 from ._models import ASTRO_ID_PATTERN
 from ._ownership import CREATE_MARKER_PREFIX, is_create_marker
-from ._schema import DEFAULT_KIND, DEFAULT_ROLE, IN_PLACE_INPUTS, INPUT_DEFAULTS, INPUT_NAMES, KINDS
+from ._schema import ADOPTED_OUTPUT, DEFAULT_KIND, DEFAULT_ROLE, IN_PLACE_INPUTS, INPUT_DEFAULTS, INPUT_NAMES, KINDS
 
 __all__ = [
     "DEFAULT_KIND",
@@ -49,6 +49,7 @@ __all__ = [
     "changed_in_place",
     "changed_inputs",
     "is_unknown",
+    "key_diff",
     "normalise",
     "rotation_due",
     "secret_is_gone",
@@ -304,7 +305,10 @@ def secret_is_gone(olds: Mapping[str, Any]) -> bool:
     """Whether a created key's state has lost its secret: a refresh found the key rotated outside Pulumi.
 
     Every release stores a secret with each key it creates, so an older state never reads as gone.
+    A key adopted by ``pulumi import`` never had one in the state (:data:`ADOPTED_OUTPUT`).
     """
+    if olds.get(ADOPTED_OUTPUT) is True:
+        return False
     return bool(olds.get("key_id")) and not isinstance(rpc.unwrap_rpc_secret(olds.get("secret")), str)
 
 
@@ -348,3 +352,21 @@ def rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime
     if isinstance(margin, int) and not isinstance(margin, bool) and margin > 0:
         return now >= end_at - timedelta(days=margin)
     return now >= end_at
+
+
+def key_diff(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime) -> tuple[list[str], list[str]]:
+    """What a ``pulumi up`` does to a stored key: the properties that replace it, and the inputs
+    recorded in place (an update of the state only, no API call).
+
+    Any changed or unknown input replaces the key (:func:`changed_inputs`). So does a key
+    whose secret a refresh found dead (rotated outside Pulumi): ``secret`` is then the
+    property that forces the replacement. So does a key whose stored ``end_at`` has passed,
+    or is within ``rotate_before_days`` (``end_at`` forces it), by the clock ``now``
+    (:func:`rotation_due`). A change of :data:`IN_PLACE_INPUTS` alone is recorded in place.
+    """
+    replaces = changed_inputs(olds, news)
+    if secret_is_gone(olds):
+        replaces.append("secret")
+    if rotation_due(olds, news, now):
+        replaces.append("end_at")
+    return replaces, changed_in_place(olds, news)

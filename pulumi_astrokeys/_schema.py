@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ADOPTED_OUTPUT",
     "DEFAULT_KIND",
     "DEFAULT_ROLE",
     "INPUT_DEFAULTS",
@@ -73,6 +74,10 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "end_at",
 )
 """Properties the provider computes; the inputs are echoed beside them."""
+
+ADOPTED_OUTPUT = "adopted"
+"""An output that is true for a key Pulumi adopted (``pulumi import``) rather than created: the
+API shows a key's secret once, so such a key has none, and lacking it is no reason to replace it."""
 
 SECRET_OUTPUTS: tuple[str, ...] = ("secret",)
 """Outputs that are always Pulumi secrets."""

@@ -89,14 +89,10 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         ``rotate_before_days`` alone is an update in place, of the state only.
         """
         from ._clock import now
-        from ._inputs import changed_in_place, changed_inputs, rotation_due, secret_is_gone
+        from ._inputs import key_diff
 
-        replaces = changed_inputs(olds, news)
-        if secret_is_gone(olds):
-            replaces.append("secret")
-        if rotation_due(olds, news, now()):
-            replaces.append("end_at")
-        changes = bool(replaces) or bool(changed_in_place(olds, news))
+        replaces, in_place = key_diff(olds, news, now())
+        changes = bool(replaces) or bool(in_place)
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -128,13 +124,9 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         if not result.id and not props.get("key_id"):
             # The program's own lookup (a lookup's refresh starts from its earlier outputs). An
             # empty ID would not fail the update: the engine would record nothing, silently.
-            from ._errors import KeyOperationError
+            from ._operations import missing_key_error
 
-            raise KeyOperationError(
-                f"Could not look up Deployment API key {id_}: organization {client.settings.organization_id} "
-                "has no such key (it was deleted, or the ID is wrong); pass the ID of an existing key to "
-                "DeploymentApiKey.get."
-            )
+            raise missing_key_error(client, id_, "look up", "pass the ID of an existing key to DeploymentApiKey.get")
         if result.id and recorder.token is not None and result.outs is not None:
             result.outs.update(lookup_outputs(recorder.token))
             result.outs["keepers"] = None  # nothing rotates a key Pulumi does not manage; see _is_lookup
@@ -146,22 +138,9 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         Any other change replaces the key, so an update asked for anything else fails
         without changing anything.
         """
-        from pulumi.runtime import rpc
+        from ._operations import update_in_place
 
-        from ._errors import KeyOperationError
-        from ._inputs import IN_PLACE_INPUTS, changed_inputs, normalise
-
-        if not changed_inputs(olds, news):
-            outs = {name: value for name, value in olds.items() if name != "__provider"}
-            for name in IN_PLACE_INPUTS:
-                outs[name] = normalise(news).get(name)
-            secret = rpc.unwrap_rpc_secret(outs.get("secret"))
-            outs["secret"] = rpc.wrap_rpc_secret(secret) if isinstance(secret, str) else None
-            return UpdateResult(outs)
-        raise KeyOperationError(
-            "Deployment API keys are immutable and cannot be updated in place; nothing was changed. "
-            "Run `pulumi refresh` and then `pulumi up`, which replaces the key instead."
-        ) from None
+        return UpdateResult(self.run_step(lambda: update_in_place(olds, news)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the token; a key or Deployment that is already gone counts as deleted."""
