@@ -12,8 +12,6 @@ call forms of Pulumi's generated SDKs (:func:`split_args_and_options`).
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
@@ -31,7 +29,6 @@ __all__ = ["AstroResource", "AstroResourceProvider", "call_inputs", "split_args_
 
 _T = TypeVar("_T")
 _Args = TypeVar("_Args")
-_PROGRESS_PREFIX = "pulumi-astrokeys: "
 
 
 class AstroResourceProvider(ResourceProvider):
@@ -55,13 +52,11 @@ class AstroResourceProvider(ResourceProvider):
         """Keep the stack config (``astrokeys:*``) for the client, resolved at first use, and
         note what is wrong with the connection settings, for :meth:`settings_failures`."""
         from ._engine import watch_engine_of_this_plugin
-        from ._settings import CONFIG_KEYS, settings_problem
+        from ._provider_process import configure_process
+        from ._settings import CONFIG_KEYS
 
-        _show_progress_in_pulumi_output()
         config = {key: req.config.get(key) for key in CONFIG_KEYS}
-        runtime.configure(config)
-        self._settings_problem = settings_problem({key: value for key, value in config.items() if value is not None})
-        watch_engine_of_this_plugin(runtime.exit_grace)
+        self._settings_problem = configure_process(config, watch_engine=watch_engine_of_this_plugin)
 
     def settings_failures(self) -> list[CheckFailure]:
         """A check failure naming the missing or unsafe connection settings, once the engine has
@@ -76,41 +71,10 @@ class AstroResourceProvider(ResourceProvider):
 
     @staticmethod
     def run_step(step: Callable[[], _T]) -> _T:
-        """Run a provider step; a failure of the package reaches the engine as one sentence, without a
-        chained traceback, and as the error it is (a :class:`~._errors.ConfigurationError` stays one)."""
-        from ._engine import call_in_flight
-        from ._errors import AstroKeysError
+        """Run a provider step; a failure of the package reaches the engine as one sentence, as the error it is."""
+        from ._provider_process import run_step
 
-        try:
-            with call_in_flight():
-                return step()
-        except AstroKeysError as error:
-            said = str(error).rstrip()
-            if not said.endswith("."):
-                error.args = (f"{said}.",)
-            raise error from None
-
-
-def _show_progress_in_pulumi_output() -> None:
-    """Send the package's log records of INFO and above to stderr, once per process.
-
-    Only ever called in a provider's own process (``configure``), never in a user's
-    program. Pulumi's engine shows a dynamic provider's stderr lines in the output of
-    ``pulumi up``, so retries, rate-limit waits and refresh findings are seen as they
-    happen. No record holds a secret (the client's messages carry none).
-    """
-    logger = logging.getLogger("pulumi_astrokeys")
-    if any(isinstance(handler, _ProgressHandler) for handler in logger.handlers):
-        return
-    handler = _ProgressHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_PROGRESS_PREFIX + "%(message)s"))
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
-
-
-class _ProgressHandler(logging.StreamHandler):  # type: ignore[type-arg, unused-ignore]
-    """The provider process's stderr, where Pulumi's engine reads progress lines."""
+        return run_step(step)
 
 
 class AstroResource(pulumi.dynamic.Resource):

@@ -14,10 +14,10 @@ a change of it is recorded in place. And a key that has expired, or whose
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
@@ -37,6 +37,7 @@ from ._clock import parse_time
 from ._models import ASTRO_ID_PATTERN
 from ._ownership import CREATE_MARKER_PREFIX, is_create_marker
 from ._schema import (
+    ADOPTED_OUTPUT,
     DAG_ROLE_BOUNDS,
     DEFAULT_KIND,
     DEFAULT_ROLE,
@@ -46,6 +47,9 @@ from ._schema import (
     INPUT_NAMES,
     KINDS,
 )
+
+if TYPE_CHECKING:
+    from ._client import AstroClient
 
 __all__ = [
     "DEFAULT_KIND",
@@ -58,6 +62,7 @@ __all__ = [
     "changed_in_place",
     "changed_inputs",
     "is_unknown",
+    "key_diff",
     "normalise",
     "rotation_due",
     "secret_is_gone",
@@ -318,7 +323,10 @@ def secret_is_gone(olds: Mapping[str, Any]) -> bool:
     """Whether a created key's state has lost its secret: a refresh found the key rotated outside Pulumi.
 
     Every release stores a secret with each key it creates, so an older state never reads as gone.
+    A key adopted by ``pulumi import`` never had one in the state (:data:`ADOPTED_OUTPUT`).
     """
+    if olds.get(ADOPTED_OUTPUT) is True:
+        return False
     return bool(olds.get("key_id")) and not isinstance(rpc.unwrap_rpc_secret(olds.get("secret")), str)
 
 
@@ -362,3 +370,29 @@ def rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime
     if isinstance(margin, int) and not isinstance(margin, bool) and margin > 0:
         return now >= end_at - timedelta(days=margin)
     return now >= end_at
+
+
+def key_diff(
+    olds: Mapping[str, Any], news: Mapping[str, Any], *, key_id: str, client: Callable[[], AstroClient]
+) -> tuple[list[str], list[str]]:
+    """What a ``pulumi up`` does to a stored key: the properties that replace it, and the inputs
+    recorded in place (an update of the state only, no API call).
+
+    Any changed or unknown input replaces the key (:func:`changed_inputs`). So does a key
+    whose secret a refresh found dead (rotated outside Pulumi): ``secret`` is then the
+    property that forces the replacement. Otherwise time alone may replace it, once its stored
+    ``end_at`` has passed or is within ``rotate_before_days`` (``end_at`` forces it), by this
+    machine's clock and confirmed by Astro's (:func:`~._expiry.time_replaces`, the one
+    judgement that may ask ``client`` anything). A change of :data:`IN_PLACE_INPUTS` alone is
+    recorded in place.
+    """
+    from ._expiry import time_replaces
+    from ._messages import describe_key
+
+    replaces = changed_inputs(olds, news)
+    if secret_is_gone(olds):
+        replaces.append("secret")
+    key = describe_key(olds.get("name"), olds.get("deployment_id"), key_id)
+    if not replaces and time_replaces(client, key_id, key, olds, news):
+        replaces.append("end_at")
+    return replaces, changed_in_place(olds, news)

@@ -51,13 +51,23 @@ from ._errors import (
     ServerError,
 )
 from ._expiry import astro_says_expired
-from ._inputs import KeyInputs, normalise
+from ._inputs import IN_PLACE_INPUTS, KeyInputs, changed_inputs, normalise
 from ._messages import api_failure, describe_key
 from ._models import ApiToken, ApiTokenRole
 from ._ownership import CREATE_MARKER_PREFIX, CreateMarker, KeyOwner, handover_deadline, is_create_marker
 from ._schema import LOOKUP_PROPERTY
 
-__all__ = ["CREATE_MARKER_PREFIX", "create_key", "delete_key", "is_create_marker", "key_outputs", "read_key"]
+__all__ = [
+    "CREATE_MARKER_PREFIX",
+    "create_key",
+    "delete_key",
+    "is_create_marker",
+    "key_outputs",
+    "lookup_outputs",
+    "missing_key_error",
+    "read_key",
+    "update_in_place",
+]
 
 logger = logging.getLogger("pulumi_astrokeys")
 
@@ -162,6 +172,34 @@ def lookup_outputs(token: ApiToken) -> dict[str, Any]:
     if token.created_by is not None:
         created_by = {k: v for k, v in token.created_by.model_dump().items() if v is not None}
     return {"last_used_at": token.last_used_at, "created_by": created_by, "kind": token.kind}
+
+
+def missing_key_error(client: AstroClient, key_id: str, action: str, fix: str) -> KeyOperationError:
+    """The one sentence for a key ID that names no key of the configured organization: ``Could not
+    {action} Deployment API key {key_id}: ...; {fix}``."""
+    return KeyOperationError(
+        f"Could not {action} Deployment API key {key_id}: organization {client.settings.organization_id} "
+        f"has no such key (it was deleted, or the ID is wrong); {fix}."
+    )
+
+
+def update_in_place(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored outputs with the new :data:`IN_PLACE_INPUTS` recorded: the only update a key has (no API call).
+
+    Any other change replaces the key, so an update asked for anything else raises
+    :class:`KeyOperationError` without changing anything.
+    """
+    if changed_inputs(olds, news):
+        raise KeyOperationError(
+            "Deployment API keys are immutable and cannot be updated in place; nothing was changed. "
+            "Run `pulumi refresh` and then `pulumi up`, which replaces the key instead."
+        )
+    outs = {name: value for name, value in olds.items() if name != "__provider"}
+    for name in IN_PLACE_INPUTS:
+        outs[name] = normalise(news).get(name)
+    secret = rpc.unwrap_rpc_secret(outs.get("secret"))
+    outs["secret"] = rpc.wrap_rpc_secret(secret) if isinstance(secret, str) else None
+    return outs
 
 
 def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 __all__ = [
+    "ADOPTED_OUTPUT",
     "DAG_ROLE_BOUNDS",
     "DEFAULT_KIND",
     "DEFAULT_ROLE",
@@ -115,6 +116,10 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "end_at",
 )
 """Properties the provider computes; the inputs are echoed beside them."""
+
+ADOPTED_OUTPUT = "adopted"
+"""An output that is true for a key Pulumi adopted (``pulumi import``) rather than created: the
+API shows a key's secret once, so such a key has none, and lacking it is no reason to replace it."""
 
 SECRET_OUTPUTS: tuple[str, ...] = ("secret",)
 """Outputs that are always Pulumi secrets."""

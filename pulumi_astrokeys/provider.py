@@ -50,17 +50,10 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         clock costs no API call. A change of ``rotate_before_days`` alone is an update in place,
         of the state only.
         """
-        from ._expiry import time_replaces
-        from ._inputs import changed_in_place, changed_inputs, secret_is_gone
-        from ._messages import describe_key
+        from ._inputs import key_diff
 
-        replaces = changed_inputs(olds, news)
-        if secret_is_gone(olds):
-            replaces.append("secret")
-        key = describe_key(olds.get("name"), olds.get("deployment_id"), _id)
-        if not replaces and time_replaces(self.client, _id, key, olds, news):
-            replaces.append("end_at")
-        changes = bool(replaces) or bool(changed_in_place(olds, news))
+        replaces, in_place = key_diff(olds, news, key_id=_id, client=self.client)
+        changes = bool(replaces) or bool(in_place)
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -89,13 +82,9 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         if lookup and not result.id and not props.get("key_id"):
             # The program's own lookup (a lookup's refresh starts from its earlier outputs). An
             # empty ID would not fail the update: the engine would record nothing, silently.
-            from ._errors import KeyOperationError
+            from ._operations import missing_key_error
 
-            raise KeyOperationError(
-                f"Could not look up Deployment API key {id_}: organization {client.settings.organization_id} "
-                "has no such key (it was deleted, or the ID is wrong); pass the ID of an existing key to "
-                "DeploymentApiKey.get."
-            )
+            raise missing_key_error(client, id_, "look up", "pass the ID of an existing key to DeploymentApiKey.get")
         return result
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -104,22 +93,9 @@ class DeploymentApiKeyProvider(AstroResourceProvider):
         Any other change replaces the key, so an update asked for anything else fails
         without changing anything.
         """
-        from pulumi.runtime import rpc
+        from ._operations import update_in_place
 
-        from ._errors import KeyOperationError
-        from ._inputs import IN_PLACE_INPUTS, changed_inputs, normalise
-
-        if not changed_inputs(olds, news):
-            outs = {name: value for name, value in olds.items() if name != "__provider"}
-            for name in IN_PLACE_INPUTS:
-                outs[name] = normalise(news).get(name)
-            secret = rpc.unwrap_rpc_secret(outs.get("secret"))
-            outs["secret"] = rpc.wrap_rpc_secret(secret) if isinstance(secret, str) else None
-            return UpdateResult(outs)
-        raise KeyOperationError(
-            "Deployment API keys are immutable and cannot be updated in place; nothing was changed. "
-            "Run `pulumi refresh` and then `pulumi up`, which replaces the key instead."
-        ) from None
+        return UpdateResult(self.run_step(lambda: update_in_place(olds, news)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the token; a key or Deployment that is already gone counts as deleted."""

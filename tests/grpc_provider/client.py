@@ -99,9 +99,12 @@ class DynamicProviderProcess:
         python: str = sys.executable,
         *,
         engine_pipe: bool = False,
+        command: Optional[Sequence[str]] = None,
     ) -> None:
         """``engine_pipe``: give the process a pipe for stdin, as the engine does (its write end
-        held here, so :meth:`engine_dies` can close it), instead of ``/dev/null``."""
+        held here, so :meth:`engine_dies` can close it), instead of ``/dev/null``. ``command``: the
+        plugin to run instead of the dynamic provider (``python -m pulumi.dynamic``)."""
+        self._command = list(command) if command else [python, "-m", "pulumi.dynamic"]
         self._engine_pipe = engine_pipe
         self._env = dict(env)
         self._cwd = str(cwd) if cwd else None
@@ -120,7 +123,7 @@ class DynamicProviderProcess:
         """Launch the plugin process (the port is read when first needed)."""
         if self._proc is None:
             self._proc = subprocess.Popen(
-                [self._python, "-m", "pulumi.dynamic"],
+                self._command,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 stdin=subprocess.PIPE if self._engine_pipe else subprocess.DEVNULL,
@@ -156,7 +159,7 @@ class DynamicProviderProcess:
                 raise ProviderError(
                     "Start",
                     "",
-                    "the dynamic provider process did not start",
+                    "the provider process did not start",
                     self.stderr_text() or f"unexpected output: {raw!r}",
                 )
             self._channel = grpc.insecure_channel(f"127.0.0.1:{int(raw)}")
@@ -205,6 +208,22 @@ class DynamicProviderProcess:
             args=to_struct(args, keep_secrets=True),
             acceptSecrets=True,
             acceptResources=False,
+            sends_old_inputs=True,
+            sends_old_inputs_to_delete=True,
+        )
+        response = self._call("Configure", "", request)
+        self.accept_secrets = bool(response.acceptSecrets)
+        self._configured = True
+
+    def configure_inputs(self, package: str, inputs: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> None:
+        """Configure a packaged provider as the engine does: ``args`` are the provider's inputs by
+        their own names (secrets marked), ``variables`` the same as ``package:name`` text."""
+        args: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in inputs.items()}
+        request = provider_pb2.ConfigureRequest(
+            variables={f"{package}:{k}": str(v) for k, v in inputs.items()},
+            args=to_struct(args, keep_secrets=True),
+            acceptSecrets=True,
+            acceptResources=True,
             sends_old_inputs=True,
             sends_old_inputs_to_delete=True,
         )
@@ -338,6 +357,34 @@ def _type(urn: str) -> str:
     """The ``type`` request field: the URN's type without its parent qualifiers."""
     parts = urn.split("::")
     return parts[2].rsplit("$", 1)[-1] if len(parts) > 3 else ""
+
+
+def plugin_command() -> list[str]:
+    """The packaged provider plugin as the engine starts it: the console script, given an engine address."""
+    script = Path(sys.executable).with_name("pulumi-resource-astrokeys")
+    return [str(script), "127.0.0.1:1"]
+
+
+def emulator_plugin_process(
+    emulator: Any,
+    *,
+    engine_pipe: bool = False,
+    inputs: Optional[Mapping[str, Any]] = None,
+) -> DynamicProviderProcess:
+    """The packaged provider plugin (``pulumi-resource-astrokeys``), configured as the engine configures
+    the default provider for ``emulator``: credentials as provider inputs only, none from the environment."""
+    env = provider_environment({}, "project", "stack", "organization")
+    for var in emulator.env():
+        env.pop(var, None)
+    process = DynamicProviderProcess(env, engine_pipe=engine_pipe, command=plugin_command())
+    config = {
+        "host": emulator.host,
+        "organizationId": emulator.organization_id,
+        "apiToken": emulator.api_token,
+        **(inputs or {}),
+    }
+    process.configure_inputs("astrokeys", config, secret_keys=["apiToken"])
+    return process
 
 
 def emulator_provider_process(

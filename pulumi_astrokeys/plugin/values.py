@@ -1,0 +1,87 @@
+"""Property values between the SDK's ``PropertyValue`` and the plain values the core works on.
+
+The core (:mod:`pulumi_astrokeys._inputs`, :mod:`pulumi_astrokeys._operations`) takes and
+returns what the dynamic provider's interface carries: snake_case names, plain Python
+values, a secret as the engine's secret marker (``rpc.wrap_rpc_secret``), a value not
+known yet as the engine's unknown sentinel. This module converts at the plugin's edge,
+and works around two traps of the SDK's interface:
+
+- ``PropertyValue.computed()`` cannot be marshalled (the SDK raises); an unknown output
+  is returned as the sentinel string the engine itself sends for unknown inputs;
+- a value returned without ``is_secret=True`` is stored in plain text, so every secret
+  output, and every output echoing an input that arrived secret, is marked secret here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi.provider.experimental.property_value import Computed, PropertyValue
+from pulumi.runtime import rpc
+
+from .. import _schema
+from .schema import pulumi_name, python_name
+
+__all__ = ["UNKNOWN", "from_wire", "secret_names", "to_wire", "unknown"]
+
+UNKNOWN: str = rpc.UNKNOWN
+"""The engine's sentinel for a value not known yet (what a preview's unknown input arrives as)."""
+
+_LISTS_OF_OBJECTS = frozenset({"dag_roles"})  # their items' keys are schema names; keepers' are the user's
+
+
+def unknown(*, secret: bool = False) -> PropertyValue:
+    """An output not known until the key exists, in the one form the SDK can marshal."""
+    return PropertyValue(UNKNOWN, is_secret=secret)
+
+
+def _plain(value: PropertyValue, rename: bool) -> Any:
+    inner = value.value
+    if isinstance(inner, Computed):
+        plain: Any = UNKNOWN
+    elif isinstance(inner, Mapping):
+        plain = {(python_name(k) if rename else k): _plain(v, False) for k, v in inner.items()}
+    elif isinstance(inner, Sequence) and not isinstance(inner, str):
+        plain = [_plain(v, rename) for v in inner]
+    else:
+        plain = inner
+    return rpc.wrap_rpc_secret(plain) if value.is_secret else plain
+
+
+def from_wire(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
+    """The core's view of ``props``: snake_case names, plain values, secrets as engine secret markers."""
+    return {python_name(name): _plain(value, python_name(name) in _LISTS_OF_OBJECTS) for name, value in props.items()}
+
+
+def secret_names(props: Mapping[str, PropertyValue]) -> frozenset[str]:
+    """The (snake_case) names of the properties of ``props`` that are or hold a secret."""
+    return frozenset(python_name(name) for name, value in props.items() if value.contains_secret())
+
+
+def _wire(value: Any, rename: bool) -> PropertyValue:
+    if rpc.is_rpc_secret(value):
+        return _wire(rpc.unwrap_rpc_secret(value), rename).with_secret(True)
+    if value is None or isinstance(value, (bool, str)):
+        return PropertyValue(value)
+    if isinstance(value, (int, float)):
+        return PropertyValue(float(value))  # the SDK's numbers are floats only
+    if isinstance(value, Mapping):
+        return PropertyValue({(pulumi_name(k) if rename else k): _wire(v, False) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return PropertyValue([_wire(v, rename) for v in value])
+    raise TypeError(f"a property value cannot be {type(value).__name__}")
+
+
+def to_wire(props: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, PropertyValue]:
+    """``props`` for the engine: camelCase names; the schema's secret outputs and the names in
+    ``secret`` marked secret (``None`` values left out)."""
+    wired = {}
+    for name, value in props.items():
+        if value is None or name.startswith("__"):
+            continue
+        prop = _wire(value, name in _LISTS_OF_OBJECTS)
+        if name in _schema.SECRET_OUTPUTS or name in secret:
+            prop = prop.with_secret(True)
+        wired[pulumi_name(name)] = prop
+    return wired
