@@ -63,7 +63,7 @@ __all__ = [
     "changed_inputs",
     "is_unknown",
     "key_diff",
-    "normalise",
+    "input_values",
     "rotation_due",
     "secret_is_gone",
     "validate_inputs",
@@ -241,21 +241,21 @@ def is_unknown(value: Any) -> bool:
     return False
 
 
-def _plain(value: Any) -> Any:
+def _unwrapped(value: Any) -> Any:
     """Unwrap engine secret markers and turn whole-number floats (protobuf numbers) into ints."""
     value = rpc.unwrap_rpc_secret(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _unwrapped(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_unwrapped(v) for v in value]
     return value
 
 
-def normalise(props: Mapping[str, Any]) -> dict[str, Any]:
+def input_values(props: Mapping[str, Any]) -> dict[str, Any]:
     """The input properties present in ``props``, unwrapped, with ``None`` left out."""
-    return {name: _plain(props[name]) for name in INPUT_NAMES if props.get(name) is not None}
+    return {name: _unwrapped(props[name]) for name in INPUT_NAMES if props.get(name) is not None}
 
 
 def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[InputProblem]]:
@@ -263,7 +263,7 @@ def validate_inputs(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[Inpu
 
     Unknown values are kept as they are and never reported.
     """
-    values = normalise(props)
+    values = input_values(props)
     unknown = {name: value for name, value in values.items() if is_unknown(value)}
     known = {name: value for name, value in values.items() if name not in unknown}
     problems: list[InputProblem] = []
@@ -331,7 +331,7 @@ def secret_is_gone(olds: Mapping[str, Any]) -> bool:
 
 
 def _changed(olds: Mapping[str, Any], news: Mapping[str, Any], names: tuple[str, ...]) -> list[str]:
-    old, new = normalise(olds), normalise(news)
+    old, new = input_values(olds), input_values(news)
     changed = []
     for name in names:
         new_value = new.get(name, INPUT_DEFAULTS.get(name))
@@ -366,7 +366,7 @@ def rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime
     end_at = parse_time(rpc.unwrap_rpc_secret(olds.get("end_at")))
     if end_at is None:
         return False
-    margin = _plain(news.get("rotate_before_days"))
+    margin = _unwrapped(news.get("rotate_before_days"))
     if isinstance(margin, int) and not isinstance(margin, bool) and margin > 0:
         return now >= end_at - timedelta(days=margin)
     return now >= end_at

@@ -51,7 +51,7 @@ from ._errors import (
     ServerError,
 )
 from ._expiry import astro_says_expired
-from ._inputs import IN_PLACE_INPUTS, KeyInputs, changed_inputs, normalise
+from ._inputs import IN_PLACE_INPUTS, KeyInputs, changed_inputs, input_values
 from ._messages import api_failure, describe_key
 from ._models import ApiToken, ApiTokenRole
 from ._ownership import CREATE_MARKER_PREFIX, CreateMarker, KeyOwner, handover_deadline, is_create_marker
@@ -98,9 +98,9 @@ def create_key(
     _require_deployment(client, inputs, key)
     token = _create_token(client, inputs, key, owner)
     if token.token is None:
-        left = None if _discard(client, token.id, key) else f"token {token.id}"
+        undeleted = None if _delete_made_token(client, token.id, key) else f"token {token.id}"
         why = "the Astro API answered without the token's value"
-        raise _failure(Failure("create", key, why, _UP_AGAIN, undone="the token it made was deleted"), inputs, left)
+        raise _failure(Failure("create", key, why, _UP_AGAIN, undone="the token it made was deleted"), inputs, undeleted)
     try:
         outputs = key_outputs(
             token,
@@ -110,7 +110,7 @@ def create_key(
         )
         return CreateResult(token.id, outputs)
     except BaseException:
-        _discard(client, token.id, key)
+        _delete_made_token(client, token.id, key)
         raise
 
 
@@ -127,7 +127,7 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, look
     keeps :data:`~._schema.LOOKUP_PROPERTY`; nothing rotates a key Pulumi does not manage, so it has
     no ``keepers``. A managed key's read never gets them, so they never enter its state or its diff.
     """
-    old = normalise(props)
+    old = input_values(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
     _require_same_organization(client, props, "read", key)
     try:
@@ -196,7 +196,7 @@ def update_in_place(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[st
         )
     outs = {name: value for name, value in olds.items() if name != "__provider"}
     for name in IN_PLACE_INPUTS:
-        outs[name] = normalise(news).get(name)
+        outs[name] = input_values(news).get(name)
     secret = rpc.unwrap_rpc_secret(outs.get("secret"))
     outs["secret"] = rpc.wrap_rpc_secret(secret) if isinstance(secret, str) else None
     return outs
@@ -204,7 +204,7 @@ def update_in_place(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[st
 
 def delete_key(client: AstroClient, key_id: str, props: Mapping[str, Any]) -> None:
     """Delete the token. A key already gone (by hand, or with its Deployment) counts as deleted."""
-    old = normalise(props)
+    old = input_values(props)
     key = describe_key(old.get("name"), old.get("deployment_id"), key_id)
     _require_same_organization(client, props, "delete", key)
     try:
@@ -325,7 +325,7 @@ def _require_same_organization(client: AstroClient, props: Mapping[str, Any], ac
 
 def _validated(props: Mapping[str, Any]) -> KeyInputs:
     try:
-        return KeyInputs.model_validate(normalise(props))
+        return KeyInputs.model_validate(input_values(props))
     except ValidationError as error:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
         key = describe_key(props.get("name"), props.get("deployment_id"))
@@ -374,46 +374,46 @@ def _create_token(client: AstroClient, inputs: KeyInputs, key: str, owner: Optio
             logger.warning("%s: the create's outcome is unknown (%s); it is tried again", key, error)
             continue
         except AstroAPIError as error:
-            left = _clean_up(client, inputs, key, lost, gave_up_at)
-            raise _failure(api_failure("create", key, error), inputs, left) from None
+            undeleted = _delete_what_the_create_made(client, inputs, key, lost, gave_up_at)
+            raise _failure(api_failure("create", key, error), inputs, undeleted) from None
         step = "its dag_roles"
         try:
             # The description is the last write: a token still marked was never handed over.
             if inputs.dag_roles:
-                _persistently(client, partial(client.set_token_roles, token.id, _roles_request(inputs)))
+                _retry_outlasting_the_server(client, partial(client.set_token_roles, token.id, _roles_request(inputs)))
             step = "its description"
             refusal = _handover_refusal(client, token)
             if refusal is None:
-                _persistently(
+                _retry_outlasting_the_server(
                     client, partial(client.update_token, token.id, name=inputs.name, description=inputs.description)
                 )
                 refusal = _handover_refusal(client, token)
         except AstroAPIError as error:
-            left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
+            undeleted = _delete_what_the_create_made(client, inputs, key, lost, gave_up_at, made=token.id)
             why = f"the token was created but could not be given {step} ({error})"
             fix = f"correct dag_roles and {_UP_AGAIN}" if step == "its dag_roles" else _UP_AGAIN
-            raise _failure(Failure("create", key, why, fix, undone="it was deleted"), inputs, left) from None
+            raise _failure(Failure("create", key, why, fix, undone="it was deleted"), inputs, undeleted) from None
         except BaseException:
-            _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
+            _delete_what_the_create_made(client, inputs, key, lost, gave_up_at, made=token.id)
             raise
         if refusal is not None:
-            left = _clean_up(client, inputs, key, lost, gave_up_at, made=token.id)
+            undeleted = _delete_what_the_create_made(client, inputs, key, lost, gave_up_at, made=token.id)
             why = f"the token was created but {refusal}"
-            raise _failure(Failure("create", key, why, _UP_AGAIN, undone="it was deleted"), inputs, left)
-        left = _clean_up(client, inputs, key, lost, gave_up_at)
-        if left is not None:
+            raise _failure(Failure("create", key, why, _UP_AGAIN, undone="it was deleted"), inputs, undeleted)
+        undeleted = _delete_what_the_create_made(client, inputs, key, lost, gave_up_at)
+        if undeleted is not None:
             # Success would hide a live token nobody holds the secret of: fail, and undo this one too.
-            left = _clean_up(client, inputs, key, [], 0.0, made=token.id) or left
+            undeleted = _delete_what_the_create_made(client, inputs, key, [], 0.0, made=token.id) or undeleted
             why = f"an earlier attempt's answer was lost ({last_error}) and what it made could not be removed"
-            raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, left)
+            raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, undeleted)
         return token
-    left = _clean_up(client, inputs, key, lost, gave_up_at)
+    undeleted = _delete_what_the_create_made(client, inputs, key, lost, gave_up_at)
     if engine_gone():
         why = "the Pulumi engine that asked for it is gone, so no attempt is made for it any more"
-        raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, left)
+        raise _failure(Failure("create", key, why, _UP_AGAIN), inputs, undeleted)
     why = f"the Astro API did not confirm the create after {_CREATE_ATTEMPTS} attempts ({last_error})"
     undone = "the tokens these attempts made were deleted"
-    raise _failure(Failure("create", key, why, _UP_AGAIN, undone=undone), inputs, left)
+    raise _failure(Failure("create", key, why, _UP_AGAIN, undone=undone), inputs, undeleted)
 
 
 def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
@@ -433,12 +433,12 @@ def _handover_refusal(client: AstroClient, token: ApiToken) -> Optional[str]:
     return None
 
 
-def _failure(failure: Failure, inputs: KeyInputs, left: Optional[str]) -> KeyOperationError:
-    """The create's failure, naming what was left in place (``left``, in words) if anything was."""
-    return KeyOperationError(failure.leaving(left, on=inputs.deployment_id))
+def _failure(failure: Failure, inputs: KeyInputs, undeleted: Optional[str]) -> KeyOperationError:
+    """The create's failure, naming what it could not delete (``undeleted``, in words) if anything."""
+    return KeyOperationError(failure.leaving(undeleted, on=inputs.deployment_id))
 
 
-def _clean_up(
+def _delete_what_the_create_made(
     client: AstroClient,
     inputs: KeyInputs,
     key: str,
@@ -451,49 +451,49 @@ def _clean_up(
 
     Returns what could not be deleted, in words, or ``None`` when nothing is left.
     """
-    left = []
-    if made is not None and not _discard(client, made, key):
-        left.append(f"token {made}")
-    strays = _sweep(client, inputs, lost, gave_up_at, key)
+    undeleted = []
+    if made is not None and not _delete_made_token(client, made, key):
+        undeleted.append(f"token {made}")
+    strays = _delete_tokens_of_lost_attempts(client, inputs, lost, gave_up_at, key)
     if strays is not None:
-        left.append(strays)
-    return " and ".join(left) or None
+        undeleted.append(strays)
+    return " and ".join(undeleted) or None
 
 
-def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_up_at: float, key: str) -> Optional[str]:
+def _delete_tokens_of_lost_attempts(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_up_at: float, key: str) -> Optional[str]:
     """Delete the tokens that carry one of ``markers``: made by creates whose answer was lost, and by nothing else.
 
     Waits until a lost create that is still under way on the server has likely committed,
     then lists the Deployment's tokens. The listing and the deletes (both idempotent) are
     tried again after errors that pass (5xx, dropped connections, 429), backing off, for
-    a bounded time. Returns what is left, in words, or ``None``.
+    a bounded time. Returns what is undeleted, in words, or ``None``.
     """
     if not markers:
         return None
     grace = min(client.request_timeout or _LATE_COMMIT_GRACE, _LATE_COMMIT_GRACE)
     time.sleep(max(0.0, gave_up_at + grace - time.monotonic()))
-    left: list[str] = []
+    undeleted: list[str] = []
 
-    def sweep_once() -> None:
-        left.clear()
+    def delete_them_once() -> None:
+        undeleted.clear()
         strays = [t for t in client.list_deployment_tokens(inputs.deployment_id) if t.description in markers]
-        left.extend(t.id for t in strays)
+        undeleted.extend(t.id for t in strays)
         for stray in strays:
             logger.warning("%s: deleting token %s left by an unanswered create", key, stray.id)
             try:
                 client.delete_token(stray.id)
             except NotFoundError:
                 pass
-            left.remove(stray.id)
+            undeleted.remove(stray.id)
 
     try:
-        _persistently(client, sweep_once)
+        _retry_outlasting_the_server(client, delete_them_once)
     except NotFoundError:
         return None  # the Deployment is gone, and its tokens with it
     except AstroAPIError as error:
         logger.error("%s: removing what a lost create made failed for good: %s", key, error)
-        if left:
-            return f"token{'s' if len(left) > 1 else ''} {', '.join(left)} (made by a create whose answer was lost)"
+        if undeleted:
+            return f"token{'s' if len(undeleted) > 1 else ''} {', '.join(undeleted)} (made by a create whose answer was lost)"
         return (
             f"any token whose description is {' or '.join(repr(m) for m in markers)} (made by a create whose "
             f"answer was lost; the check failed: {error})"
@@ -501,7 +501,7 @@ def _sweep(client: AstroClient, inputs: KeyInputs, markers: Sequence[str], gave_
     return None
 
 
-def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
+def _retry_outlasting_the_server(client: AstroClient, step: Callable[[], object]) -> None:
     """Run an idempotent clean-up step; after an error that may pass, back off and run it again.
 
     The client already retries what it safely can; this outlasts what it gives up on (a
@@ -523,7 +523,7 @@ def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
         retry=retry_if_exception(
             lambda error: policy.may_pass(error, idempotent=True, seconds_left=seconds_left(), outlast=True)
         ),
-        before_sleep=_say_sweep_retry,
+        before_sleep=_say_clean_up_retry,
         reraise=True,
     )
     for attempt in retrying:
@@ -531,17 +531,17 @@ def _persistently(client: AstroClient, step: Callable[[], object]) -> None:
             step()
 
 
-def _say_sweep_retry(state: RetryCallState) -> None:
+def _say_clean_up_retry(state: RetryCallState) -> None:
     """Say that a clean-up step is tried again, only once its wait is sure to happen (not before a stop)."""
     wait = state.next_action.sleep if state.next_action is not None else 0.0
     error = state.outcome.exception() if state.outcome else None
     logger.warning("removing what a lost create made failed (%s); trying again in %.2f s", error, wait)
 
 
-def _discard(client: AstroClient, token_id: str, key: str) -> bool:
+def _delete_made_token(client: AstroClient, token_id: str, key: str) -> bool:
     """Delete a token this create made but cannot hand over; whether it is gone."""
     try:
-        _persistently(client, lambda: client.delete_token(token_id))
+        _retry_outlasting_the_server(client, lambda: client.delete_token(token_id))
     except NotFoundError:
         pass
     except AstroAPIError as error:

@@ -176,13 +176,13 @@ def read_stack_keys(document: Any, source: str = "the stack state") -> StackKeys
             continue
         urn = str(resource.get("urn") or index)
         outputs = _mapping(resource.get("outputs"))
-        key_id = _plain(resource.get("id")) or _plain(outputs.get("key_id"))
+        key_id = _plain_string(resource.get("id")) or _plain_string(outputs.get("key_id"))
         if not key_id:
             continue  # never created (nothing in Astro can be its key)
         if resource.get("external") is True:
             lookups.append(LookedUpKey(urn, key_id))
             continue
-        deployment_id = _plain(outputs.get("deployment_id")) or _plain(_mapping(resource.get("inputs")).get("deployment_id"))
+        deployment_id = _plain_string(outputs.get("deployment_id")) or _plain_string(_mapping(resource.get("inputs")).get("deployment_id"))
         if not deployment_id or not ASTRO_ID_PATTERN.match(deployment_id):
             raise AuditError(
                 f"{source}: resource {urn} has no readable `outputs.deployment_id`; run `pulumi refresh` and export "
@@ -194,8 +194,8 @@ def read_stack_keys(document: Any, source: str = "the stack state") -> StackKeys
                 urn=urn,
                 key_id=key_id,
                 deployment_id=deployment_id,
-                name=_plain(outputs.get("name")),
-                organization_id=_plain(outputs.get("organization_id")),
+                name=_plain_string(outputs.get("name")),
+                organization_id=_plain_string(outputs.get("organization_id")),
             )
         )
 
@@ -211,11 +211,11 @@ def read_stack_keys(document: Any, source: str = "the stack state") -> StackKeys
         _note_stack(resource.get("urn"), stacks)
         if resource.get("type") != TYPE_TOKEN:
             continue
-        key_id = _plain(resource.get("id"))
+        key_id = _plain_string(resource.get("id"))
         if key_id:
             known.add(key_id)
         inputs = _mapping(resource.get("inputs"))
-        name, deployment_id = _plain(inputs.get("name")), _plain(inputs.get("deployment_id"))
+        name, deployment_id = _plain_string(inputs.get("name")), _plain_string(inputs.get("deployment_id"))
         if operation.get("type") == "creating" and name and deployment_id and ASTRO_ID_PATTERN.match(deployment_id):
             description = inputs.get("description", "")
             pending.append(
@@ -224,7 +224,7 @@ def read_stack_keys(document: Any, source: str = "the stack state") -> StackKeys
                     deployment_id=deployment_id,
                     name=name,
                     description=description if isinstance(description, str) else None,
-                    role=_plain(inputs.get("role")),
+                    role=_plain_string(inputs.get("role")),
                 )
             )
     return StackKeys(tuple(keys), tuple(pending), frozenset(known), tuple(lookups), frozenset(stacks))
@@ -249,7 +249,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _plain(value: Any) -> Optional[str]:
+def _plain_string(value: Any) -> Optional[str]:
     """A plain, non-empty string from the state; a secret (an encrypted object) reads as nothing."""
     if isinstance(value, str) and value:
         return value

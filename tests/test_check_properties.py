@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pulumi.output import Unknown
 
-from pulumi_astrokeys._inputs import INPUT_NAMES, KeyInputs, is_unknown, normalise
+from pulumi_astrokeys._inputs import INPUT_NAMES, KeyInputs, input_values, is_unknown
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
 EXAMPLES = 2500
@@ -62,7 +62,7 @@ def test_check_never_raises_and_names_every_invalid_field(props: dict[str, Any])
     for failure in result.failures:
         assert failure.reason.startswith(failure.property)
 
-    present = normalise(props)
+    present = input_values(props)
     unknowns = {name for name, value in present.items() if is_unknown(value)}
     assert not failing & unknowns, "an unknown value must never be reported"
 

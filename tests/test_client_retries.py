@@ -287,7 +287,7 @@ def test_a_clean_up_step_announces_only_the_waits_that_happen(
     emulator.inject_fault("DELETE", ONE_TOKEN, status=503, count=1000)
 
     with caplog.at_level(logging.INFO, logger="pulumi_astrokeys"):
-        assert not operations._discard(client, token_id, "Deployment API key 'ci'")
+        assert not operations._delete_made_token(client, token_id, "Deployment API key 'ci'")
 
     tries = len(logged(emulator, "DELETE"))
     assert tries >= 2, "the clean-up kept trying within its budget"
