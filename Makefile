@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pulumi bench campaign lint clean
+.PHONY: demo test pulumi bench campaign lint release-fixture clean
 
 # make demo's own virtualenv: the package and its emulator extra, what the README's walkthrough
 # installs; none of the test toolchain.
@@ -49,6 +49,12 @@ CAMPAIGN_RUNS ?= 100
 CAMPAIGN_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 campaign: pulumi
 	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) $(BIN)/python -m pytest -q tests/test_fault_campaign.py
+
+# The fixture of this checkout as a release, for the upgrade tests: run it at each release, from a
+# clean checkout of the release's commit (CONTRIBUTING.md, Releases).
+release-fixture: pulumi
+	$(BIN)/python tests/fixtures/releases/record.py --commit $$(git rev-parse --short HEAD) --release \
+		$$($(BIN)/python -c 'import pulumi_astrokeys; print(pulumi_astrokeys.__version__)')-$$(git rev-parse --short HEAD)
 
 # Static checks: ruff (errors, imports, likely bugs) and mypy, strict, over the typed package.
 lint: $(STAMP)

@@ -22,6 +22,13 @@ from ._errors import (
 
 __all__ = ["api_failure", "describe_key"]
 
+# The API's name of a field it refuses, where the resource's input has another name.
+_INPUT_OF_FIELD = {"tokenExpiryPeriodInDays": "expiry_period_in_days", "entityId": "deployment_id"}
+_ROLE_FIX = (
+    "set role to DEPLOYMENT_ADMIN or the exact name of one of your organization's custom Deployment roles, "
+    "and run `pulumi up` again"
+)
+
 
 def describe_key(name: object, deployment_id: object, key_id: object = None) -> str:
     """``Deployment API key 'ci' (clm...) on Deployment clm...``, with whatever is known."""
@@ -67,6 +74,11 @@ def _next_step(error: AstroAPIError) -> str:
             "and check astrokeys:organizationId"
         )
     if isinstance(error, InvalidRequestError):
+        fields = sorted({_INPUT_OF_FIELD.get(e.field, e.field) for e in error.field_errors})
+        if fields == ["role"]:
+            return _ROLE_FIX
+        if fields:
+            return f"correct {', '.join(fields)} and run `pulumi up` again"
         return "correct the input the API names and run `pulumi up` again"
     if isinstance(error, NotFoundError):
         return "check the IDs and astrokeys:organizationId, then run `pulumi refresh`"

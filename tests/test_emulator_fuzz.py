@@ -22,7 +22,8 @@ Excluded, each because the official spec under-declares what the real API does:
 
 * ``positive_data_acceptance`` on CreateApiToken and CreateDeployment: the spec
   leaves out limits the API enforces (CONTRACT.md: a token name of 1..256
-  characters on create as on update, a non-empty role; a Deployment needs a
+  characters on create as on update, a non-empty role, for a Deployment token
+  ``DEPLOYMENT_ADMIN`` or a custom Deployment role the organization has; a Deployment needs a
   non-empty name and non-empty environment variable keys), so a schema-valid body
   with an empty name is rightly a 400.
 * Negative cases that put an empty value in the query string (``limit=``,
@@ -69,12 +70,14 @@ _REQUESTED = os.environ.get("FUZZ_EXAMPLES")
 EXAMPLES = int(_REQUESTED) if _REQUESTED else 40
 # Draw a seeded ID instead of a generated string this often.
 KNOWN_ID_PROBABILITY = 0.7
+CUSTOM_ROLE = "FUZZ_DEPLOYER"
 
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """One emulator for the module, seeded with Deployments and tokens of every scope."""
     with run_emulator(tmp_path_factory.mktemp("fuzz") / "emulator.db") as running:
+        running.set_deployment_roles([CUSTOM_ROLE])
         yield running
 
 
@@ -107,6 +110,7 @@ def astro_api(fuzzed: Emulator) -> Any:
                 "deployments": {"values": deployments},
                 "workspaces": {"values": [fuzzed.workspace_id]},
                 "entities": {"values": [*deployments, fuzzed.workspace_id]},
+                "roles": {"values": ["DEPLOYMENT_ADMIN", CUSTOM_ROLE]},
             },
             "parameters": {
                 "path.tokenId": known("tokens"),
@@ -114,6 +118,7 @@ def astro_api(fuzzed: Emulator) -> Any:
                 "query.deploymentId": known("deployments"),
                 "query.workspaceId": known("workspaces"),
                 "body.entityId": known("entities"),
+                "body.role": known("roles"),
                 "body.workspaceId": known("workspaces"),
             },
         }

@@ -178,6 +178,9 @@ def test_an_unknown_token_id_is_404(owner: httpx.Client, method: str, suffix: st
         ({"role": ""}, "role"),
         ({"role": "   "}, "role"),
         ({"role": "WORKSPACE_OWNER"}, "role"),
+        ({"role": "DEPLOYMENT_ADMNI"}, "role"),
+        ({"role": "deployment_admin"}, "role"),
+        ({"role": "MY_CUSTOM_DEPLOYMENT_ROLE"}, "role"),  # not declared to the emulator
         ({"entityId": None}, "entityId"),
         ({"tokenExpiryPeriodInDays": 0}, "tokenExpiryPeriodInDays"),
         ({"tokenExpiryPeriodInDays": 3651}, "tokenExpiryPeriodInDays"),
@@ -219,6 +222,7 @@ def test_create_rejects_bad_input_with_field_errors(
 def test_create_accepts_values_at_the_limits(
     emulator: Emulator, owner: httpx.Client, overrides: dict[str, Any]
 ) -> None:
+    emulator.set_deployment_roles(["MY_CUSTOM_DEPLOYMENT_ROLE"])
     response = owner.post("/tokens", json=token_request(emulator.deployment_ids[0], **overrides))
     body = validate_response(TOKENS, "POST", response)
     assert response.status_code == 200

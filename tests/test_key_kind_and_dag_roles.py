@@ -67,6 +67,7 @@ def test_create_refuses_a_kind_the_spec_does_not_declare(emulator: Emulator, own
 
 def test_roles_replace_the_whole_set_and_the_token_shows_them(emulator: Emulator, owner: httpx.Client) -> None:
     deployment = emulator.deployment_ids[0]
+    emulator.set_deployment_roles(["CUSTOM_DEPLOY"])
     token = new_token(owner, deployment)
     body = {"roles": [own(deployment, "CUSTOM_DEPLOY"), dag("etl_daily", deployment), dag("team-a", deployment, "DAG_AUTHOR", "DAG_TAG")]}
     request_validator(ROLES, "POST", strict=True).validate(body)
@@ -100,6 +101,7 @@ def test_roles_replace_the_whole_set_and_the_token_shows_them(emulator: Emulator
         (["OWN", "OWN"], "roles.1", "more than once"),
         (["OWN", {"entityType": "WORKSPACE", "entityId": "WS", "role": "WORKSPACE_MEMBER"}], "roles.1.entityType", "cannot hold a WORKSPACE role"),
         ([{"entityType": "DEPLOYMENT", "entityId": "SELF", "role": "ORGANIZATION_OWNER"}], "roles.0.role", "not a deployment role"),
+        ([{"entityType": "DEPLOYMENT", "entityId": "SELF", "role": "CUSTOM_DEPLOY"}], "roles.0.role", "custom Deployment role"),
         ([{"entityType": "TEAM", "entityId": "x", "role": "DAG_VIEWER"}, "OWN"], "roles.0.entityType", ""),
     ],
 )
@@ -163,6 +165,7 @@ def test_a_key_gets_its_kind_and_dag_roles_in_one_create_and_reads_back_unchange
     emulator: Emulator, provider: DeploymentApiKeyProvider
 ) -> None:
     deployment = emulator.deployment_ids[0]
+    emulator.set_deployment_roles(["CUSTOM_DEPLOY"])
     inputs = checked(
         provider,
         deployment,

@@ -32,13 +32,14 @@ from pulumi_astrokeys import DeploymentApiKey
 from pulumi_astrokeys.testing import BareDeployment
 from pulumi_astrokeys.testing.emulator import Emulator
 
-# The emulator takes any Deployment role name that is not a built-in Organization or
-# Workspace role, as Astro takes the name of a custom Deployment role.
-CUSTOM_ROLE = "DAG_AUTHOR"
+# A custom Deployment role of the organization: declared to the emulator first, as in Astro,
+# where a Deployment token's role is DEPLOYMENT_ADMIN or one of the organization's custom roles.
+CUSTOM_ROLE = "CI_DEPLOYER"
 
 
 @pytest.fixture
 def world(emulator: Emulator, tmp_path: Path) -> World:
+    emulator.set_deployment_roles([CUSTOM_ROLE])
     return World(emulator, tmp_path)
 
 

@@ -216,7 +216,7 @@ async def list_tokens(request: Request, state: EmulatorState, caller: Principal,
 
 async def create_token(request: Request, state: EmulatorState, caller: Principal, org: str) -> Response:
     body = validate(CreateApiTokenRequest, await read_json(request))
-    body.check_role()
+    body.check_role(state.store.deployment_roles(org))
     workspace_id: str | None = None
     if body.scope == "DEPLOYMENT":
         assert body.entityId is not None
@@ -308,13 +308,13 @@ def _dag_role(state: EmulatorState, org: str, token: Token, entry: ApiTokenRoleR
     return DagRole(entry.entityType, entry.entityId, deployment.id, role)
 
 
-def _own_role(token: Token, entry: ApiTokenRoleRequest, field: str) -> str:
+def _own_role(state: EmulatorState, token: Token, entry: ApiTokenRoleRequest, field: str) -> str:
     """The token's role on its own entity, checked as a create checks it."""
     probe = CreateApiTokenRequest.model_construct(
         name=token.name, scope=token.scope, entityId=token.entity_id, role=entry.role
     )
     try:
-        probe.check_role()
+        probe.check_role(state.store.deployment_roles(token.organization_id))
     except ApiError as error:
         raise _roles_error(f"{field}.role", "oneof", error.message) from None
     return entry.role.strip()
@@ -343,7 +343,7 @@ async def update_token_roles(request: Request, state: EmulatorState, caller: Pri
         elif entry.entityType == token.scope and entry.entityId == token.entity_id:
             if own_role is not None:
                 raise _roles_error(field, "unique", f"the token's {token.scope} role is given more than once")
-            own_role = _own_role(token, entry, field)
+            own_role = _own_role(state, token, entry, field)
         else:
             raise _roles_error(
                 f"{field}.entityType",

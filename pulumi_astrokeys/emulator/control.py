@@ -1,4 +1,4 @@
-"""The test control surface under ``/_emulator``: faults, chaos, request log, clock, state.
+"""The test control surface under ``/_emulator``: faults, chaos, request log, clock, state, custom roles.
 
 No Bearer auth (the outer middleware only lets loopback clients in), no rate
 limits, and nothing here shows a token value except a newly made organization's
@@ -17,7 +17,7 @@ from .api import json_response, read_json
 from .clock import format_timestamp
 from .errors import ApiError, FieldError
 from .faults import parse_chaos, parse_fault
-from .models import CreateDeploymentRequest, validate
+from .models import BUILTIN_ROLES, CreateDeploymentRequest, validate
 from .state import EmulatorState
 from .views import deployment_json, token_json
 
@@ -32,6 +32,25 @@ def _clock_json(state: EmulatorState) -> dict[str, Any]:
 
 async def _json(request: Request) -> Any:
     return await read_json(request)
+
+
+def _role_names(body: Any) -> list[str]:
+    """The ``roles`` of a ``PUT .../deployment-roles`` body: names of custom roles, none of them Astro's own."""
+    roles = body.get("roles") if isinstance(body, dict) else None
+    if not isinstance(roles, list):
+        message = "roles must be a list of role names"
+        raise ApiError.bad_request(message, FieldError("roles", "type", message))
+    names = []
+    for index, role in enumerate(roles):
+        name = role.strip() if isinstance(role, str) else ""
+        if not name or len(name) > 256:
+            message = f"roles.{index} must be a role name of 1 to 256 characters"
+            raise ApiError.bad_request(message, FieldError(f"roles.{index}", "invalid", message))
+        if name in BUILTIN_ROLES:
+            message = f"roles.{index}: {name} is a built-in role, not a custom one"
+            raise ApiError.bad_request(message, FieldError(f"roles.{index}", "invalid", message))
+        names.append(name)
+    return names
 
 
 def control_routes(state: EmulatorState) -> list[Route]:
@@ -169,6 +188,21 @@ def control_routes(state: EmulatorState) -> list[Route]:
             }
         )
 
+    def _organization(request: Request) -> str:
+        organization_id = str(request.path_params["organizationId"])
+        if organization_id not in {org.id for org in state.store.list_organizations()}:
+            raise ApiError(404, f"Organization {organization_id} not found")
+        return organization_id
+
+    async def get_deployment_roles(request: Request) -> Response:
+        organization_id = _organization(request)
+        return json_response({"organizationId": organization_id, "roles": state.store.deployment_roles(organization_id)})
+
+    async def set_deployment_roles(request: Request) -> Response:
+        organization_id = _organization(request)
+        roles = state.store.set_deployment_roles(organization_id, _role_names(await _json(request)))
+        return json_response({"organizationId": organization_id, "roles": roles})
+
     async def reset_rate_limits(request: Request) -> Response:
         state.limiter.reset()
         return Response(status_code=204)
@@ -191,5 +225,7 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route(f"{PREFIX}/deployments", create_deployment, methods=["POST"]),
         Route(f"{PREFIX}/deployments/{{deploymentId}}", delete_deployment, methods=["DELETE"]),
         Route(f"{PREFIX}/organizations", create_organization, methods=["POST"]),
+        Route(f"{PREFIX}/organizations/{{organizationId}}/deployment-roles", get_deployment_roles, methods=["GET"]),
+        Route(f"{PREFIX}/organizations/{{organizationId}}/deployment-roles", set_deployment_roles, methods=["PUT"]),
         Route(f"{PREFIX}/rate-limits/reset", reset_rate_limits, methods=["POST"]),
     ]

@@ -8,6 +8,7 @@ fields, as the real service's JSON binding does. A failed validation becomes a
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +38,8 @@ WORKSPACE_ROLES = frozenset(
     {"WORKSPACE_OWNER", "WORKSPACE_OPERATOR", "WORKSPACE_AUTHOR", "WORKSPACE_MEMBER", "WORKSPACE_ACCESSOR"}
 )
 DEPLOYMENT_ADMIN = "DEPLOYMENT_ADMIN"
+BUILTIN_ROLES = ORGANIZATION_ROLES | WORKSPACE_ROLES | {DEPLOYMENT_ADMIN}
+"""Astro's own roles: no custom role may take one of these names."""
 
 Scope = Literal["DEPLOYMENT", "WORKSPACE", "ORGANIZATION"]
 EntityType = Literal["DEPLOYMENT", "WORKSPACE", "ORGANIZATION", "DAG", "DAG_TAG"]
@@ -58,8 +61,12 @@ class CreateApiTokenRequest(_Request):
     kind: Kind | None = None
     tokenExpiryPeriodInDays: Annotated[int, Field(ge=1, le=3650)] | None = None
 
-    def check_role(self) -> None:
-        """The checks that depend on the scope: entity id present, role fits the scope."""
+    def check_role(self, deployment_roles: Collection[str] = ()) -> None:
+        """The checks that depend on the scope: entity id present, role fits the scope.
+
+        A Deployment token's role is :data:`DEPLOYMENT_ADMIN` or one of ``deployment_roles``,
+        the organization's custom Deployment roles.
+        """
         if self.scope in ("DEPLOYMENT", "WORKSPACE") and not self.entityId:
             raise ApiError.bad_request(
                 f"entityId is required for {self.scope} scope",
@@ -75,6 +82,12 @@ class CreateApiTokenRequest(_Request):
             raise _role_error(f"role {role} is not a {self.scope.lower()} role")
         if self.scope == "WORKSPACE" and role == DEPLOYMENT_ADMIN:
             raise _role_error(f"role {role} is not a workspace role")
+        if self.scope == "DEPLOYMENT" and role != DEPLOYMENT_ADMIN and role not in deployment_roles:
+            custom = ", ".join(sorted(deployment_roles)) or "none"
+            raise _role_error(
+                f"role {role} is neither {DEPLOYMENT_ADMIN} nor a custom Deployment role of this organization "
+                f"(its custom Deployment roles: {custom})"
+            )
 
 
 def _role_error(message: str) -> ApiError:

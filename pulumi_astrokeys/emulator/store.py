@@ -1,4 +1,4 @@
-"""SQLite persistence: organizations, workspaces, Deployments and API tokens.
+"""SQLite persistence: organizations (with their custom Deployment roles), workspaces, Deployments and API tokens.
 
 One connection, guarded by a lock, in WAL mode with ``synchronous=NORMAL``: a
 committed write survives the process being killed, and every write runs in one
@@ -93,6 +93,11 @@ CREATE TABLE IF NOT EXISTS token_roles (
     deployment_id TEXT NOT NULL,
     role          TEXT NOT NULL,
     UNIQUE (token_id, entity_type, entity_id, deployment_id)
+);
+CREATE TABLE IF NOT EXISTS deployment_roles (
+    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    name            TEXT NOT NULL,
+    PRIMARY KEY (organization_id, name)
 );
 """
 
@@ -293,6 +298,23 @@ class Store:
     def list_organizations(self) -> list[Organization]:
         rows = self._query("SELECT id, name, created_at FROM organizations ORDER BY seq")
         return [Organization(**dict(row)) for row in rows]
+
+    def deployment_roles(self, organization_id: str) -> list[str]:
+        """The organization's custom Deployment roles, by name, sorted."""
+        rows = self._query(
+            "SELECT name FROM deployment_roles WHERE organization_id = ? ORDER BY name", (organization_id,)
+        )
+        return [row["name"] for row in rows]
+
+    def set_deployment_roles(self, organization_id: str, names: Sequence[str]) -> list[str]:
+        """Replace the organization's custom Deployment roles; the new list, sorted."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM deployment_roles WHERE organization_id = ?", (organization_id,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO deployment_roles(organization_id, name) VALUES (?, ?)",
+                [(organization_id, name) for name in names],
+            )
+        return self.deployment_roles(organization_id)
 
     def create_workspace(self, organization_id: str, name: str, now: str) -> Workspace:
         ws = Workspace(id=new_id(), organization_id=organization_id, name=name, created_at=now)

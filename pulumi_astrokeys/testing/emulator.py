@@ -233,6 +233,20 @@ class Emulator:
         """Another organization: ``{organizationId, workspaceId, deploymentIds, apiToken}``."""
         return dict(self._call("POST", "/organizations", {"name": name} if name else {}))
 
+    def set_deployment_roles(self, roles: Sequence[str], organization_id: str | None = None) -> list[str]:
+        """Declare the organization's custom Deployment roles (default: this emulator's organization).
+
+        Replaces the list; returns it, sorted. A Deployment token's role must be
+        ``DEPLOYMENT_ADMIN`` or one of these, as in Astro: another is refused with a 400.
+        """
+        path = f"/organizations/{organization_id or self.organization_id}/deployment-roles"
+        return list(self._call("PUT", path, {"roles": list(roles)})["roles"])
+
+    def deployment_roles(self, organization_id: str | None = None) -> list[str]:
+        """The organization's custom Deployment roles (default: this emulator's organization), sorted."""
+        path = f"/organizations/{organization_id or self.organization_id}/deployment-roles"
+        return list(self._call("GET", path)["roles"])
+
     def state(self) -> dict[str, Any]:
         """``organizationId``, ``workspaceId``, current ``deploymentIds``, clock and limits."""
         return dict(self._call("GET", "/state"))
