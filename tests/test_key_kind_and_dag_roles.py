@@ -18,6 +18,7 @@ from pulumi.runtime import rpc
 from spec import request_validator, validate_response
 
 from pulumi_astrokeys import KeyOperationError
+from pulumi_astrokeys._schema import LOOKUP_PROPERTY
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 from pulumi_astrokeys.testing.emulator import Emulator
 
@@ -229,7 +230,7 @@ def test_a_lookup_reports_a_keys_kind_and_dag_roles(emulator: Emulator, owner: h
     token = new_token(owner, deployment, kind="DIRECT_ACCESS")
     owner.post(f"/tokens/{token['id']}/roles", json={"roles": [own(deployment), dag("etl", deployment)]})
 
-    looked_up = provider.read(token["id"], {}).outs
+    looked_up = provider.read(token["id"], {LOOKUP_PROPERTY: True}).outs
 
     assert looked_up is not None
     assert looked_up["kind"] == "DIRECT_ACCESS"
