@@ -18,6 +18,6 @@ def main() -> None:
     """Serve the provider over gRPC, as the Pulumi engine starts a resource plugin."""
     from .provider import AstroKeysProvider
     from .schema import package_version
-    from .server import serve
+    from .server import engine_address, serve
 
-    serve(sys.argv[1:], package_version(), AstroKeysProvider())
+    serve(sys.argv[1:], package_version(), AstroKeysProvider(engine_address(sys.argv[1:])))

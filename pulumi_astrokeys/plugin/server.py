@@ -25,7 +25,7 @@ from pulumi.runtime.proto import provider_pb2_grpc
 
 from .._errors import KeyOperationError
 
-__all__ = ["OneSentenceServicer", "serve"]
+__all__ = ["OneSentenceServicer", "engine_address", "serve"]
 
 _Handler = Callable[[Any, Any], Awaitable[Any]]
 
@@ -64,15 +64,21 @@ class OneSentenceServicer(ProviderServicer):
         return await _one_sentence(super().Delete, request, context)
 
 
-def serve(args: Sequence[str], version: str, provider: Provider) -> None:
-    """Serve ``provider`` until the engine stops the plugin: print the port, answer gRPC on loopback."""
+def engine_address(args: Sequence[str]) -> str:
+    """The engine's address, the one argument the engine starts a plugin with."""
     parser = argparse.ArgumentParser(prog="pulumi-resource-astrokeys", description="Pulumi provider plugin (gRPC server)")
     parser.add_argument("engine", help="the Pulumi engine's address")
     known, _ = parser.parse_known_args(list(args))
+    return str(known.engine)
+
+
+def serve(args: Sequence[str], version: str, provider: Provider) -> None:
+    """Serve ``provider`` until the engine stops the plugin: print the port, answer gRPC on loopback."""
+    engine = engine_address(args)
 
     async def run() -> None:
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-        servicer = OneSentenceServicer(list(args), version, provider, engine_address=known.engine)
+        servicer = OneSentenceServicer(list(args), version, provider, engine_address=engine)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
