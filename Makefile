@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pulumi bench campaign lint release-fixture clean
+.PHONY: demo test pulumi schema bench campaign lint release-fixture clean
 
 # make demo's own virtualenv: the package and its emulator extra, what the README's walkthrough
 # installs; none of the test toolchain.
@@ -55,6 +55,10 @@ campaign: pulumi
 release-fixture: pulumi
 	$(BIN)/python tests/fixtures/releases/record.py --commit $$(git rev-parse --short HEAD) --release \
 		$$($(BIN)/python -c 'import pulumi_astrokeys; print(pulumi_astrokeys.__version__)')-$$(git rev-parse --short HEAD)
+
+# The provider plugin's schema, committed as schema.json (a test fails when it differs from a generation).
+schema: $(STAMP)
+	$(BIN)/python -m pulumi_astrokeys.plugin.schema > schema.json
 
 # Static checks: ruff (errors, imports, likely bugs) and mypy, strict, over the typed package.
 lint: $(STAMP)

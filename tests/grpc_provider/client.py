@@ -277,11 +277,13 @@ class DynamicProviderProcess:
             delete_before_replace=bool(response.deleteBeforeReplace),
         )
 
-    def create(self, urn: str, props: PropertyMap) -> tuple[str, PropertyMap]:
+    def create(self, urn: str, props: PropertyMap, *, preview: bool = False) -> tuple[str, PropertyMap]:
         response = self._call(
             "Create",
             urn,
-            provider_pb2.CreateRequest(urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn)),
+            provider_pb2.CreateRequest(
+                urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn), preview=preview
+            ),
         )
         outs = from_struct(response.properties)
         if not self.accept_secrets:
@@ -313,6 +315,8 @@ class DynamicProviderProcess:
         old_inputs: PropertyMap,
         news: PropertyMap,
         ignore_changes: Sequence[str],
+        *,
+        preview: bool = False,
     ) -> PropertyMap:
         response = self._call(
             "Update",
@@ -326,6 +330,7 @@ class DynamicProviderProcess:
                 ignoreChanges=list(ignore_changes),
                 name=_name(urn),
                 type=_type(urn),
+                preview=preview,
             ),
         )
         outs = from_struct(response.properties)
@@ -370,19 +375,19 @@ def emulator_plugin_process(
     *,
     engine_pipe: bool = False,
     inputs: Optional[Mapping[str, Any]] = None,
+    credentials: bool = True,
 ) -> DynamicProviderProcess:
     """The packaged provider plugin (``pulumi-resource-astrokeys``), configured as the engine configures
-    the default provider for ``emulator``: credentials as provider inputs only, none from the environment."""
+    the default provider for ``emulator``: credentials as provider inputs only (none without
+    ``credentials``), none from the environment; plus ``inputs``."""
     env = provider_environment({}, "project", "stack", "organization")
     for var in emulator.env():
         env.pop(var, None)
     process = DynamicProviderProcess(env, engine_pipe=engine_pipe, command=plugin_command())
-    config = {
-        "host": emulator.host,
-        "organizationId": emulator.organization_id,
-        "apiToken": emulator.api_token,
-        **(inputs or {}),
-    }
+    config: dict[str, Any] = {"host": emulator.host}
+    if credentials:
+        config.update(organizationId=emulator.organization_id, apiToken=emulator.api_token)
+    config.update(inputs or {})
     process.configure_inputs("astrokeys", config, secret_keys=["apiToken"])
     return process
 
@@ -394,14 +399,17 @@ def emulator_provider_process(
     *,
     engine_pipe: bool = False,
     config: Optional[Mapping[str, str]] = None,
+    credentials: bool = True,
 ) -> DynamicProviderProcess:
     """The SDK's dynamic-provider server (``python -m pulumi.dynamic``), configured as the
-    engine would for ``emulator``: credentials through stack config only, none from the
-    environment, plus ``config``. Drive it with Check/Diff/Create/Read/Delete; ``close()`` it when done."""
+    engine would for ``emulator``: credentials through stack config only (none without
+    ``credentials``), none from the environment, plus ``config``. Drive it with
+    Check/Diff/Create/Read/Delete; ``close()`` it when done."""
     env = provider_environment({}, project, stack, "organization")
     for var in emulator.env():
         env.pop(var, None)
     process = DynamicProviderProcess(env, engine_pipe=engine_pipe)
-    secrets = emulator.secret_stack_config()
-    process.configure({**emulator.stack_config(), **(config or {}), **secrets}, secret_keys=list(secrets))
+    secrets = emulator.secret_stack_config() if credentials else {}
+    stack_config = emulator.stack_config() if credentials else {"astrokeys:host": emulator.host}
+    process.configure({**stack_config, **(config or {}), **secrets}, secret_keys=list(secrets))
     return process
