@@ -18,6 +18,10 @@ median of the per-iteration ratios. The loop keeps under the documented limits (
 5/s, the tightest), so the client's pacing never has to wait here: pacing is what the
 ``up`` figures measure.
 
+The packaged provider plugin (``pulumi-resource-astrokeys``) is timed beside them, the same
+calls with the same properties in its camelCase names, against the same floor: its figures
+say what the second front door costs per call.
+
 It runs twice: at loopback speed (the emulator answers in about a millisecond) and
 with the emulator holding every Astro request for the round trip of a real network
 (``NETWORK_LATENCY``), which the provider and the bare requests pay alike.
@@ -30,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grpc_provider import emulator_provider_process
+from grpc_provider.flavours import PLUGIN
 from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
@@ -40,8 +45,9 @@ from .noop import NoopKeyProvider
 TARGET_AT_LOOPBACK = 1.3
 TARGET_AT_RTT = 1.1
 URN = "urn:pulumi:bench::astrokeys-bench::pulumi-python:dynamic/astrokeys:DeploymentApiKey::key"
-# One iteration sends one DELETE through the provider: 4/s stays under the paced 4.75/s.
-ITERATION_SECONDS = 0.25
+PLUGIN_URN = "urn:pulumi:bench::astrokeys-bench::astrokeys:index:DeploymentApiKey::key"
+# One iteration sends two DELETEs through the providers: 2/s each stays under the paced 4.75/s.
+ITERATION_SECONDS = 0.5
 WARM_UP = 5
 # A modest round trip to a cloud API from a CI runner; the real API is often slower.
 NETWORK_LATENCY = 0.02
@@ -68,12 +74,15 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
     iterations = 8 if quick() else (150 if latency == 0 else 60)
     warm_up = 2 if quick() else WARM_UP
     blobs = {"provider": serialize_provider(DeploymentApiKeyProvider()), "noop": serialize_provider(NoopKeyProvider())}
-    times: dict[str, dict[str, list[float]]] = {way: {op: [] for op in OPS} for way in ("provider", "noop", "bare")}
+    times: dict[str, dict[str, list[float]]] = {
+        way: {op: [] for op in OPS} for way in ("provider", "packaged", "noop", "bare")
+    }
     with emulator_process(rate_limits=False) as emulator:
         deployment = emulator.deployment_ids[0]
         if latency:
             emulator.inject_fault("*", r"^/v1/", action="delay", delay_seconds=latency, count=10**9)
         processes = {way: emulator_provider_process(emulator, "astrokeys-bench", "bench") for way in blobs}
+        packaged = PLUGIN.start(emulator)
         bare = emulator.client()
         try:
 
@@ -86,6 +95,16 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
                 read, (read_id, _, _) = _timed(lambda: process.read(URN, key_id, outs, checked))
                 assert read_id == key_id
                 delete, _ = _timed(lambda: process.delete(URN, key_id, outs, checked))
+                return {"create": create, "read": read, "delete": delete}
+
+            def through_the_plugin(index: int) -> dict[str, float]:
+                news = PLUGIN.props({"deployment_id": deployment, "name": f"packaged-{index}"})
+                checked, failures = packaged.check(PLUGIN_URN, {}, news)
+                assert not failures, failures
+                create, (key_id, outs) = _timed(lambda: packaged.create(PLUGIN_URN, checked))
+                read, (read_id, _, _) = _timed(lambda: packaged.read(PLUGIN_URN, key_id, outs, checked))
+                assert read_id == key_id
+                delete, _ = _timed(lambda: packaged.delete(PLUGIN_URN, key_id, outs, checked))
                 return {"create": create, "read": read, "delete": delete}
 
             def bare_requests(index: int) -> dict[str, float]:
@@ -109,13 +128,14 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
 
             ways: dict[str, Callable[[int], dict[str, float]]] = {
                 "provider": lambda i: through("provider", i),
+                "packaged": through_the_plugin,
                 "noop": lambda i: through("noop", i),
                 "bare": bare_requests,
             }
             names = list(ways)
             for index in range(warm_up + iterations):
                 started = time.monotonic()
-                order = names[index % 3 :] + names[: index % 3]
+                order = names[index % len(names) :] + names[: index % len(names)]
                 results = {way: ways[way](index) for way in order}
                 if index >= warm_up:
                     for way, result in results.items():
@@ -124,7 +144,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
                 time.sleep(max(0.0, ITERATION_SECONDS - (time.monotonic() - started)))
         finally:
             bare.close()
-            for process in processes.values():
+            for process in [*processes.values(), packaged]:
                 process.close()
         emulator.clear_faults()
         leftover = [t for t in emulator.list_all_tokens() if t["scope"] == "DEPLOYMENT"]
@@ -132,11 +152,14 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
 
     figures: list[Figure] = []
     for op in OPS:
-        provider, noop, bare_ = (times[way][op] for way in ("provider", "noop", "bare"))
+        provider, packaged, noop, bare_ = (times[way][op] for way in ("provider", "packaged", "noop", "bare"))
         ratios = [p / (n + b) for p, n, b in zip(provider, noop, bare_, strict=True)]
         figures.append(report(Figure(f"{label}.{op}", median(ratios), target, unit="x")))
+        packaged_ratios = [p / (n + b) for p, n, b in zip(packaged, noop, bare_, strict=True)]
+        figures.append(report(Figure(f"packaged_{label}.{op}", median(packaged_ratios), target, unit="x")))
         note(
-            f"{op}: provider {median(provider) * 1000:.1f} ms; floor: no-op provider {median(noop) * 1000:.1f} ms "
-            f"+ bare HTTP {median(bare_) * 1000:.1f} ms (medians of {iterations})"
+            f"{op}: dynamic provider {median(provider) * 1000:.1f} ms, packaged {median(packaged) * 1000:.1f} ms "
+            f"({median([k / d for k, d in zip(packaged, provider, strict=True)]):.2f}x the dynamic); floor: no-op "
+            f"provider {median(noop) * 1000:.1f} ms + bare HTTP {median(bare_) * 1000:.1f} ms (medians of {iterations})"
         )
     return figures
