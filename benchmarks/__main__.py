@@ -1,7 +1,8 @@
 """``python -m benchmarks [--only NAME,...]``: run the benchmarks, one line per figure.
 
 Names: floor (``up``/``destroy`` of 200 keys, the create marker's cost, the provider's
-memory), shared (two stacks sharing one API token), preview (unchanged keys), overhead
+memory), packaged (the same ``up`` and ``destroy`` from a YAML program, through the packaged
+provider plugin), shared (two stacks sharing one API token), preview (unchanged keys), overhead
 (one provider call), startup (imports). All run on the real
 Pulumi CLI (``make pulumi``) but overhead and startup, which drive the provider process
 directly.
@@ -17,10 +18,11 @@ from ._common import Figure, quick
 
 
 def _registry() -> dict[str, Callable[[], list[Figure]]]:
-    from . import preview_cost, provider_overhead, rate_limit_floor, shared_token, startup
+    from . import packaged_up, preview_cost, provider_overhead, rate_limit_floor, shared_token, startup
 
     return {
         "floor": rate_limit_floor.run,
+        "packaged": packaged_up.run,
         "shared": shared_token.run,
         "preview": preview_cost.run,
         "overhead": provider_overhead.run,
@@ -28,7 +30,7 @@ def _registry() -> dict[str, Callable[[], list[Figure]]]:
     }
 
 
-DEFAULT = ("floor", "shared", "preview", "overhead", "startup")
+DEFAULT = ("floor", "packaged", "shared", "preview", "overhead", "startup")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
