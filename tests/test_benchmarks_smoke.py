@@ -39,11 +39,12 @@ def run_benchmarks(only: str) -> dict[str, str]:
     return figures
 
 
-def test_quick_provider_call_reports_create_read_and_delete_over_their_floor_at_both_latencies() -> None:
+def test_quick_provider_call_reports_create_read_and_delete_of_both_providers_over_their_floor_at_both_latencies() -> None:
     figures = run_benchmarks("overhead")
 
     assert set(figures) == {
-        f"{label}.{op}"
+        f"{provider}{label}.{op}"
+        for provider in ("", "packaged_")
         for label in (
             "provider_call_over_noop_call_plus_bare_http",
             "provider_call_over_noop_call_plus_bare_http_at_20ms_rtt",
