@@ -86,26 +86,22 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
         bare = emulator.client()
         try:
 
-            def through(way: str, index: int) -> dict[str, float]:
-                process = processes[way]
-                news = {"deployment_id": deployment, "name": f"{way}-{index}", "__provider": blobs[way]}
-                checked, failures = process.check(URN, {}, news)
+            def calls(process: Any, urn: str, news: dict[str, Any]) -> dict[str, float]:
+                checked, failures = process.check(urn, {}, news)
                 assert not failures, failures
-                create, (key_id, outs) = _timed(lambda: process.create(URN, checked))
-                read, (read_id, _, _) = _timed(lambda: process.read(URN, key_id, outs, checked))
+                create, (key_id, outs) = _timed(lambda: process.create(urn, checked))
+                read, (read_id, _, _) = _timed(lambda: process.read(urn, key_id, outs, checked))
                 assert read_id == key_id
-                delete, _ = _timed(lambda: process.delete(URN, key_id, outs, checked))
+                delete, _ = _timed(lambda: process.delete(urn, key_id, outs, checked))
                 return {"create": create, "read": read, "delete": delete}
+
+            def through(way: str, index: int) -> dict[str, float]:
+                news = {"deployment_id": deployment, "name": f"{way}-{index}", "__provider": blobs[way]}
+                return calls(processes[way], URN, news)
 
             def through_the_plugin(index: int) -> dict[str, float]:
                 news = PLUGIN.props({"deployment_id": deployment, "name": f"packaged-{index}"})
-                checked, failures = packaged.check(PLUGIN_URN, {}, news)
-                assert not failures, failures
-                create, (key_id, outs) = _timed(lambda: packaged.create(PLUGIN_URN, checked))
-                read, (read_id, _, _) = _timed(lambda: packaged.read(PLUGIN_URN, key_id, outs, checked))
-                assert read_id == key_id
-                delete, _ = _timed(lambda: packaged.delete(PLUGIN_URN, key_id, outs, checked))
-                return {"create": create, "read": read, "delete": delete}
+                return calls(packaged, PLUGIN_URN, news)
 
             def bare_requests(index: int) -> dict[str, float]:
                 def create_requests() -> str:
