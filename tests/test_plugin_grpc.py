@@ -198,6 +198,36 @@ def test_every_secret_goes_back_marked_secret(emulator: Emulator, plugin: Dynami
     assert outs["secret"].value not in plugin.stderr_text()
 
 
+def test_an_autonaming_that_fixes_the_name_is_refused_because_the_engine_would_replace_delete_first(
+    emulator: Emulator, plugin: DynamicProviderProcess
+) -> None:
+    options = provider_pb2.CheckRequest.AutonamingOptions
+    emulator.clear_requests()
+
+    def check(mode: int, proposed: str) -> Any:
+        request = provider_pb2.CheckRequest(
+            urn=URN,
+            news=to_struct(inputs(emulator)),
+            autonaming=options(proposed_name=proposed, mode=mode),  # type: ignore[arg-type]
+        )
+        return plugin._call("Check", URN, request)
+
+    for mode, problem in (
+        (options.ENFORCE, "pulumi:autonaming gives it the name 'ci', without a random part"),
+        (options.DISABLE, "pulumi:autonaming has the mode 'disabled'"),
+    ):
+        with pytest.raises(ProviderError) as refused:
+            check(mode, "ci")
+        assert refused.value.message == (
+            f"DeploymentApiKey 'ci': the stack config {problem}, which makes Pulumi delete a key before creating its "
+            "replacement, leaving its consumers without a working key in between. Keep this package's keys on "
+            "Pulumi's default naming with `pulumi config set --path pulumi:autonaming.providers.astrokeys.mode "
+            "default`; nothing was changed."
+        )
+    assert check(options.PROPOSE, "ci-1a2b").failures == []
+    assert emulator.requests() == []
+
+
 # -- the key's semantics, through the plugin ------------------------------------------------------
 
 
