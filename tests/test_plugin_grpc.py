@@ -9,13 +9,13 @@ adopting a key by its ID alone, and explicit providers for two organizations.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from asyncio_support import run_on_private_loop
 from grpc_provider import UNKNOWN, DynamicProviderProcess, ProviderError, Secret
 from grpc_provider.client import emulator_plugin_process
 from grpc_provider.flavours import PLUGIN
@@ -134,7 +134,7 @@ def test_diff_config_is_left_to_the_engine_which_the_sdks_answer_would_deny(plug
             return DiffResponse(changes=True, replaces=[])
 
     sdk = ProviderServicer([], "0", Changed(), engine_address="")
-    denied = asyncio.run(sdk.DiffConfig(provider_pb2.DiffRequest(), None))
+    denied = run_on_private_loop(sdk.DiffConfig(provider_pb2.DiffRequest(), None))
     assert denied.changes == DIFF_NONE, "the trap: the SDK turns changes=True into 'no change'"
 
     request = provider_pb2.DiffRequest(
@@ -196,6 +196,36 @@ def test_every_secret_goes_back_marked_secret(emulator: Emulator, plugin: Dynami
     assert refreshed["description"] == Secret("for the deploy job")
     assert read_inputs is not None and read_inputs["keepers"] == Secret({"rotation": "2026-q4"})
     assert outs["secret"].value not in plugin.stderr_text()
+
+
+def test_an_autonaming_that_fixes_the_name_is_refused_because_the_engine_would_replace_delete_first(
+    emulator: Emulator, plugin: DynamicProviderProcess
+) -> None:
+    options = provider_pb2.CheckRequest.AutonamingOptions
+    emulator.clear_requests()
+
+    def check(mode: int, proposed: str) -> Any:
+        request = provider_pb2.CheckRequest(
+            urn=URN,
+            news=to_struct(inputs(emulator)),
+            autonaming=options(proposed_name=proposed, mode=mode),  # type: ignore[arg-type]
+        )
+        return plugin._call("Check", URN, request)
+
+    for mode, problem in (
+        (options.ENFORCE, "pulumi:autonaming gives it the name 'ci', without a random part"),
+        (options.DISABLE, "pulumi:autonaming has the mode 'disabled'"),
+    ):
+        with pytest.raises(ProviderError) as refused:
+            check(mode, "ci")
+        assert refused.value.message == (
+            f"DeploymentApiKey 'ci': the stack config {problem}, which makes Pulumi delete a key before creating its "
+            "replacement, leaving its consumers without a working key in between. Keep this package's keys on "
+            "Pulumi's default naming with `pulumi config set --path pulumi:autonaming.providers.astrokeys.mode "
+            "default`; nothing was changed."
+        )
+    assert check(options.PROPOSE, "ci-1a2b").failures == []
+    assert emulator.requests() == []
 
 
 # -- the key's semantics, through the plugin ------------------------------------------------------

@@ -153,6 +153,26 @@ def test_the_import_option_adopts_a_key_and_the_next_up_changes_nothing(project:
     assert project.state()["deploys"]["id"] == key_id
 
 
+def test_an_autonaming_that_would_replace_keys_delete_first_is_refused_and_the_fix_it_names_works(
+    project: Project, emulator: Emulator
+) -> None:
+    resource = {"type": KEY, "properties": {"deploymentId": emulator.deployment_ids[0], "description": "v1"}}
+    project.write({"ci": resource})
+    project.run("pulumi up --yes")
+    resource["properties"]["description"] = "v2"
+    project.write({"ci": resource})
+
+    project.run("pulumi config set --path pulumi:autonaming.mode verbatim")
+    output, requests = project.run("pulumi preview", succeeds=False)
+    assert "DeploymentApiKey 'ci': the stack config pulumi:autonaming gives it the name 'ci'" in output
+    assert requests == []
+
+    project.run("pulumi config set --path pulumi:autonaming.providers.astrokeys.mode default")
+    output, requests = project.run("pulumi up --yes")
+    assert "+-1 replaced" in output
+    assert [method for method, _ in writes(requests)][-1] == "DELETE", "the new key first, the old one last"
+
+
 def test_one_program_manages_keys_in_two_organizations_through_explicit_providers(
     tmp_path: Path, emulator: Emulator
 ) -> None:

@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Optional
 
 import grpc
 import grpc.aio
@@ -25,7 +25,7 @@ from pulumi.runtime.proto import provider_pb2_grpc
 
 from .._errors import KeyOperationError
 
-__all__ = ["OneSentenceServicer", "engine_address", "serve"]
+__all__ = ["OneSentenceServicer", "delete_first_autonaming", "engine_address", "serve"]
 
 _Handler = Callable[[Any, Any], Awaitable[Any]]
 
@@ -45,7 +45,16 @@ async def _one_sentence(handler: _Handler, request: Any, context: grpc.aio.Servi
 class OneSentenceServicer(ProviderServicer):
     """The SDK's servicer; a :class:`~pulumi_astrokeys._errors.KeyOperationError` reaches the engine as its sentence."""
 
-    async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC's method names)
+    async def Configure(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC's method names)
+        # Declared so the engine says, at each Check, when pulumi:autonaming fixes a key's name.
+        response = await super().Configure(request, context)
+        response.supports_autonaming_configuration = True
+        return response
+
+    async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802
+        refusal = delete_first_autonaming(request)
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.UNKNOWN, refusal)
         return await _one_sentence(super().Check, request, context)
 
     async def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802
@@ -62,6 +71,33 @@ class OneSentenceServicer(ProviderServicer):
 
     async def Delete(self, request: Any, context: Any) -> Any:  # noqa: N802
         return await _one_sentence(super().Delete, request, context)
+
+
+def delete_first_autonaming(request: Any) -> Optional[str]:
+    """The refusal of a Check whose ``pulumi:autonaming`` makes the engine replace keys delete-first, or ``None``.
+
+    The engine replaces a resource delete-first whenever the stack's autonaming gives it a
+    name without a random part (it sends such a Check the mode ``ENFORCE``; ``DISABLE`` for
+    the mode ``disabled``), whatever the provider's diff says: for a key, its consumers
+    would be left without a working one. A proposed name (``PROPOSE``) changes nothing here:
+    a key's ``name`` defaults to its resource's name.
+    """
+    from pulumi.runtime.proto import provider_pb2
+
+    from .._autonaming import delete_first_refusal
+    from .schema import PACKAGE
+
+    if not request.HasField("autonaming"):
+        return None
+    mode = request.autonaming.mode
+    name = request.urn.rsplit("::", 1)[-1]
+    if mode == provider_pb2.CheckRequest.AutonamingOptions.ENFORCE:
+        problem = f"pulumi:autonaming gives it the name {request.autonaming.proposed_name!r}, without a random part"
+    elif mode == provider_pb2.CheckRequest.AutonamingOptions.DISABLE:
+        problem = "pulumi:autonaming has the mode 'disabled'"
+    else:
+        return None
+    return delete_first_refusal(name, problem, PACKAGE)
 
 
 def engine_address(args: Sequence[str]) -> str:

@@ -202,28 +202,23 @@ class DynamicProviderProcess:
         Secrets are sent as secrets (the engine marshals provider config with
         ``KeepSecrets: true``); the dynamic provider unwraps them itself.
         """
-        args: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in config.items()}
-        request = provider_pb2.ConfigureRequest(
-            variables={k: str(v) for k, v in config.items()},
-            args=to_struct(args, keep_secrets=True),
-            acceptSecrets=True,
-            acceptResources=False,
-            sends_old_inputs=True,
-            sends_old_inputs_to_delete=True,
-        )
-        response = self._call("Configure", "", request)
-        self.accept_secrets = bool(response.acceptSecrets)
-        self._configured = True
+        self._configure(config, {k: str(v) for k, v in config.items()}, secret_keys, accept_resources=False)
 
     def configure_inputs(self, package: str, inputs: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> None:
         """Configure a packaged provider as the engine does: ``args`` are the provider's inputs by
         their own names (secrets marked), ``variables`` the same as ``package:name`` text."""
-        args: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in inputs.items()}
+        variables = {f"{package}:{k}": str(v) for k, v in inputs.items()}
+        self._configure(inputs, variables, secret_keys, accept_resources=True)
+
+    def _configure(
+        self, args: Mapping[str, Any], variables: Mapping[str, str], secret_keys: Sequence[str], accept_resources: bool
+    ) -> None:
+        marked: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in args.items()}
         request = provider_pb2.ConfigureRequest(
-            variables={f"{package}:{k}": str(v) for k, v in inputs.items()},
-            args=to_struct(args, keep_secrets=True),
+            variables=dict(variables),
+            args=to_struct(marked, keep_secrets=True),
             acceptSecrets=True,
-            acceptResources=True,
+            acceptResources=accept_resources,
             sends_old_inputs=True,
             sends_old_inputs_to_delete=True,
         )
