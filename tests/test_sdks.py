@@ -6,10 +6,10 @@ import importlib.util
 import json
 import shutil
 import sys
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
+import tomllib
 from walkthrough_support import REPO, VENV
 
 from pulumi_astrokeys._version import __version__

@@ -1,0 +1,126 @@
+"""Project folders of every language on the packaged provider, set up as a user sets them up.
+
+Each folder of ``examples/packaged`` is copied as the walkthroughs copy theirs (``.venv`` linked
+to the test virtualenv, whose ``bin`` holds the CLI, its language hosts and the plugin
+``pulumi-resource-astrokeys``). What a language needs beyond its folder is made once per
+machine and content, in ``~/.cache/pulumi-astrokeys/programs`` (outside the checkout), under
+a lock, so that a second run only links it:
+
+- TypeScript: the project's ``npm install`` (``@pulumi/pulumi`` from the npm registry), the
+  Node.js SDK compiled with that TypeScript and packed with ``npm pack``, and the tarball
+  installed as a user installs a local package, which shares the project's ``@pulumi/pulumi``;
+- Python: a virtualenv that sees the test virtualenv's packages and has the Python SDK
+  installed by ``pip install``;
+- Go: nothing; the folder's ``go.mod`` is pointed at the clone's SDK by the test, as a user
+  types it, and Go's own build cache keeps the program's build.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from walkthrough_support import REPO, VENV, demo
+
+PROGRAMS = REPO / "examples" / "packaged"
+SDK = REPO / "sdk"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pulumi-astrokeys" / "programs"
+#: What a build leaves in a source folder: never part of a cache key.
+_BUILT = {"node_modules", "bin", "build", "dist", "__pycache__"}
+
+
+def digest(*sources: Path) -> str:
+    """A short digest of the files under ``sources`` (their paths and contents)."""
+    hashed = hashlib.sha256()
+    for source in sources:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and not _BUILT.intersection(path.relative_to(source).parts):
+                hashed.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return hashed.hexdigest()[:16]
+
+
+def cached(name: str, key: str, build: Callable[[Path], None]) -> Path:
+    """``CACHE/<name>-<key>``, made by ``build`` into a scratch folder the first time only; one
+    builder at a time per entry, even across test runs of several checkouts."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    entry = CACHE / f"{name}-{key}"
+    with open(CACHE / f"{name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not entry.is_dir():
+            scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=CACHE))
+            try:
+                build(scratch)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+            scratch.rename(entry)
+    return entry
+
+
+def run(command: list[str], cwd: Path) -> None:
+    """Run a set-up command; its output in the failure if it fails."""
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"`{' '.join(command)}` failed in {cwd}:\n{done.stdout}\n{done.stderr}")
+
+
+def _npm(*args: str) -> list[str]:
+    return ["npm", *args, "--no-audit", "--no-fund", "--loglevel=error"]
+
+
+def typescript_modules() -> Path:
+    """The TypeScript project's ``node_modules``, the packed Node.js SDK installed in it."""
+
+    def build(scratch: Path) -> None:
+        project, sdk = scratch / "project", scratch / "sdk"
+        project.mkdir()
+        shutil.copy(PROGRAMS / "typescript" / "package.json", project)
+        run(_npm("install"), project)
+        shutil.copytree(SDK / "nodejs", sdk, ignore=shutil.ignore_patterns(*_BUILT))
+        (sdk / "node_modules").symlink_to(project / "node_modules", target_is_directory=True)
+        run([str(project / "node_modules" / ".bin" / "tsc")], sdk)
+        for name in ("package.json", "README.md"):
+            shutil.copy(sdk / name, sdk / "bin" / name)
+        run(_npm("pack", "./bin", "--pack-destination", str(scratch)), sdk)
+        (tarball,) = scratch.glob("*.tgz")
+        run(_npm("install", str(tarball)), project)
+
+    return cached("typescript", digest(SDK / "nodejs", PROGRAMS / "typescript" / "package.json"), build) / (
+        "project/node_modules"
+    )
+
+
+def python_sdk_venv() -> Path:
+    """A virtualenv that sees the test virtualenv's packages, with the Python SDK ``pip install``-ed
+    into it (from a copy: a build leaves files in its source) and the CLI's ``bin`` linked."""
+
+    def build(scratch: Path) -> None:
+        venv = scratch / "venv"
+        run([str(VENV / "bin" / "python"), "-m", "venv", "--without-pip", str(venv)], scratch)
+        site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
+        (site / "astrokeys-test-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+        source = shutil.copytree(SDK / "python", scratch / "sdk-python", ignore=shutil.ignore_patterns(*_BUILT))
+        run([str(VENV / "bin" / "pip"), "--python", str(venv / "bin" / "python"), "install", "--quiet",
+             "--no-deps", str(source)], scratch)  # fmt: skip
+        for tool in (VENV / "bin").glob("pulumi*"):
+            if not (venv / "bin" / tool.name).exists():
+                (venv / "bin" / tool.name).symlink_to(tool.resolve())
+        (venv / "bin" / "astrokeys-emulator").symlink_to(VENV / "bin" / "astrokeys-emulator")
+
+    return cached("python-sdk", digest(SDK / "python"), build) / "venv"
+
+
+def project_folder(language: str, destination: Path) -> Path:
+    """A copy of ``examples/packaged/<language>`` set up to run (above)."""
+    venv = python_sdk_venv() if language == "python" else VENV
+    folder = demo.project_folder(PROGRAMS / language, destination, venv)
+    if language == "typescript":
+        (folder / "node_modules").symlink_to(typescript_modules(), target_is_directory=True)
+    return folder
