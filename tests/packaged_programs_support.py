@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sysconfig
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,20 +46,18 @@ def digest(*sources: Path) -> str:
 
 
 def cached(name: str, key: str, build: Callable[[Path], None]) -> Path:
-    """``CACHE/<name>-<key>``, made by ``build`` into a scratch folder the first time only; one
-    builder at a time per entry, even across test runs of several checkouts."""
+    """``CACHE/<name>-<key>``, made by ``build`` the first time only (in place: a virtualenv
+    knows its own path); one builder at a time per entry, even across test runs of several
+    checkouts, and an entry whose build did not finish is made again."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    entry = CACHE / f"{name}-{key}"
+    entry, done = CACHE / f"{name}-{key}", CACHE / f"{name}-{key}.done"
     with open(CACHE / f"{name}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not entry.is_dir():
-            scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=CACHE))
-            try:
-                build(scratch)
-            except BaseException:
-                shutil.rmtree(scratch, ignore_errors=True)
-                raise
-            scratch.rename(entry)
+        if not done.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+            entry.mkdir()
+            build(entry)
+            done.touch()
     return entry
 
 
@@ -78,8 +75,8 @@ def _npm(*args: str) -> list[str]:
 def typescript_modules() -> Path:
     """The TypeScript project's ``node_modules``, the packed Node.js SDK installed in it."""
 
-    def build(scratch: Path) -> None:
-        project, sdk = scratch / "project", scratch / "sdk"
+    def build(entry: Path) -> None:
+        project, sdk = entry / "project", entry / "sdk"
         project.mkdir()
         shutil.copy(PROGRAMS / "typescript" / "package.json", project)
         run(_npm("install"), project)
@@ -88,8 +85,8 @@ def typescript_modules() -> Path:
         run([str(project / "node_modules" / ".bin" / "tsc")], sdk)
         for name in ("package.json", "README.md"):
             shutil.copy(sdk / name, sdk / "bin" / name)
-        run(_npm("pack", "./bin", "--pack-destination", str(scratch)), sdk)
-        (tarball,) = scratch.glob("*.tgz")
+        run(_npm("pack", "./bin", "--pack-destination", str(entry)), sdk)
+        (tarball,) = entry.glob("*.tgz")
         run(_npm("install", str(tarball)), project)
 
     return cached("typescript", digest(SDK / "nodejs", PROGRAMS / "typescript" / "package.json"), build) / (
@@ -101,14 +98,14 @@ def python_sdk_venv() -> Path:
     """A virtualenv that sees the test virtualenv's packages, with the Python SDK ``pip install``-ed
     into it (from a copy: a build leaves files in its source) and the CLI's ``bin`` linked."""
 
-    def build(scratch: Path) -> None:
-        venv = scratch / "venv"
-        run([str(VENV / "bin" / "python"), "-m", "venv", "--without-pip", str(venv)], scratch)
+    def build(entry: Path) -> None:
+        venv = entry / "venv"
+        run([str(VENV / "bin" / "python"), "-m", "venv", "--without-pip", str(venv)], entry)
         site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
         (site / "astrokeys-test-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
-        source = shutil.copytree(SDK / "python", scratch / "sdk-python", ignore=shutil.ignore_patterns(*_BUILT))
+        source = shutil.copytree(SDK / "python", entry / "sdk-python", ignore=shutil.ignore_patterns(*_BUILT))
         run([str(VENV / "bin" / "pip"), "--python", str(venv / "bin" / "python"), "install", "--quiet",
-             "--no-deps", str(source)], scratch)  # fmt: skip
+             "--no-deps", str(source)], entry)  # fmt: skip
         for tool in (VENV / "bin").glob("pulumi*"):
             if not (venv / "bin" / tool.name).exists():
                 (venv / "bin" / tool.name).symlink_to(tool.resolve())
