@@ -26,6 +26,8 @@ SDK = Path(__file__).resolve().parent
 LANGUAGES = ("nodejs", "go", "python")
 #: Files of an SDK folder written by hand: a regeneration leaves them as they are.
 KEPT = frozenset({"README.md"})
+#: What building an SDK leaves in its folder (its .gitignore's): not part of the SDK.
+BUILT = frozenset({"node_modules", "bin", "build", "dist", "__pycache__"})
 PLUGIN = "pulumi-resource-astrokeys"
 
 
@@ -91,7 +93,10 @@ def _generated_files(folder: Path) -> set[Path]:
     return {
         path.relative_to(folder)
         for path in folder.rglob("*")
-        if path.is_file() and path.relative_to(folder).as_posix() not in KEPT
+        if path.is_file()
+        and path.relative_to(folder).as_posix() not in KEPT
+        and not BUILT.intersection(path.relative_to(folder).parts)
+        and not any(part.endswith(".egg-info") for part in path.relative_to(folder).parts)
     }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from packaged_programs_support import project_folder
+from packaged_programs_support import GO_SDK_MODULE, project_folder
 from real_cli_support import World
 from walkthrough_support import REPO, init_stack, typed, user_shell
 
@@ -42,7 +42,7 @@ def test_a_program_previews_creates_replaces_new_first_refreshes_and_destroys_a_
     try:
         init_stack(shell, emulator)
         if language == "go":
-            typed(shell, f"go mod edit -replace=github.com/pulumi-astrokeys/pulumi-astrokeys/sdk={REPO / 'sdk'}")
+            typed(shell, f"go mod edit -replace={GO_SDK_MODULE}={REPO / 'sdk'}")
         world.clear()
 
         preview = typed(shell, "pulumi preview")

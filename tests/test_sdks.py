@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import tomllib
+from packaged_programs_support import sdk_generator
 from walkthrough_support import REPO, VENV
 
 from pulumi_astrokeys._version import __version__
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("astrokeys_sdk_generate", REPO / "sdk" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generator = _load_generator()
-
-
 def test_the_committed_sdks_are_what_a_regeneration_from_the_plugin_writes(tmp_path: Path) -> None:
-    generator.generate(tmp_path, VENV / "bin")
+    sdk_generator.generate(tmp_path, VENV / "bin")
 
-    assert generator.differences(REPO / "sdk", tmp_path) == [], "the SDKs are out of date: run `make sdks`"
+    assert sdk_generator.differences(REPO / "sdk", tmp_path) == [], "the SDKs are out of date: run `make sdks`"
 
 
 def test_a_changed_missing_or_extra_generated_file_is_a_difference_and_a_readme_is_not(tmp_path: Path) -> None:
@@ -42,14 +28,14 @@ def test_a_changed_missing_or_extra_generated_file_is_a_difference_and_a_readme_
     (generated / "python" / "pulumi_astrokeys_sdk" / "extra.py").write_text("", encoding="utf-8")
     (generated / "python" / "README.md").write_text("another README\n", encoding="utf-8")
 
-    assert generator.differences(committed, generated) == [
+    assert sdk_generator.differences(committed, generated) == [
         "nodejs/index.ts",
         "go/astrokeys/doc.go",
         "python/pulumi_astrokeys_sdk/extra.py",
     ]
 
-    generator.replace_generated(generated, committed)
-    assert generator.differences(committed, generated) == []
+    sdk_generator.replace_generated(generated, committed)
+    assert sdk_generator.differences(committed, generated) == []
     assert (committed / "python" / "README.md").read_text(encoding="utf-8") == (
         REPO / "sdk" / "python" / "README.md"
     ).read_text(encoding="utf-8"), "a regeneration keeps the hand-written README"
