@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pulumi programs sdks bench campaign lint clean
+.PHONY: demo test pulumi programs schema sdks bench campaign lint clean
 
 # make demo's own virtualenv: the package and its emulator extra, what the README's walkthrough
 # installs; none of the test toolchain.
@@ -60,6 +60,10 @@ CAMPAIGN_RUNS ?= 100
 CAMPAIGN_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 campaign: pulumi
 	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) $(BIN)/python -m pytest -q tests/test_fault_campaign.py
+
+# The provider plugin's schema, committed as schema.json (a test fails when it differs from a generation).
+schema: $(STAMP)
+	$(BIN)/python -m pulumi_astrokeys.plugin.schema > schema.json
 
 # Static checks: ruff (errors, imports, likely bugs) and mypy, strict, over the typed package.
 lint: $(STAMP)

@@ -23,7 +23,7 @@ import pulumi
 
 from ._errors import AstroKeysError
 
-__all__ = ["AutonamingConflictError", "autonaming_conflict", "refuse_delete_first_autonaming"]
+__all__ = ["AutonamingConflictError", "autonaming_conflict", "delete_first_refusal", "refuse_delete_first_autonaming"]
 
 _RANDOM_PART = re.compile(r"\$\{(?:hex|alphanum|string|num)\(\d+\)\}|\$\{uuid\}")
 _DELETE_FIRST_MODES = ("verbatim", "disabled")
@@ -66,8 +66,12 @@ def refuse_delete_first_autonaming(resource_name: str, type_token: str) -> None:
     problem = autonaming_conflict(pulumi.Config("pulumi").get_object("autonaming"), type_token)
     if problem is None:
         return
-    package = type_token.split(":", 1)[0]
-    raise AutonamingConflictError(
+    raise AutonamingConflictError(delete_first_refusal(resource_name, problem, type_token.split(":", 1)[0]))
+
+
+def delete_first_refusal(resource_name: str, problem: str, package: str) -> str:
+    """The sentence that refuses a delete-first ``pulumi:autonaming``; ``problem`` says what in it does."""
+    return (
         f"DeploymentApiKey {resource_name!r}: the stack config {problem}, which makes Pulumi delete a key "
         "before creating its replacement, leaving its consumers without a working key in between. Keep "
         f"this package's keys on Pulumi's default naming with `pulumi config set --path "

@@ -130,7 +130,8 @@ def read_key(client: AstroClient, key_id: str, props: Mapping[str, Any], *, mana
     try:
         token = client.get_token(key_id)
     except NotFoundError:
-        logger.info("%s no longer exists; it leaves the state", key)
+        if props:  # a stored key's refresh; a read by ID alone (import, lookup) is refused by its caller
+            logger.info("%s no longer exists; it leaves the state", key)
         return ReadResult("", {})
     except AstroAPIError as error:
         raise KeyOperationError(failure_sentence("read", key, error)) from None

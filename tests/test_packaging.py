@@ -26,6 +26,15 @@ def test_the_emulator_web_stack_is_an_extra() -> None:
     assert {"starlette", "uvicorn"} <= emulator
 
 
+def test_the_plugin_is_a_console_script_on_the_sdk_range_its_tests_ran_on() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "pulumi-resource-astrokeys"]
+    assert script.value == "pulumi_astrokeys.plugin:main"
+    (sdk,) = [r for r in _requirements() if r.name == "pulumi"]
+    assert sdk.specifier.contains(version("pulumi")), f"the tests ran on pulumi {version('pulumi')}, outside {sdk}"
+
+
 def test_the_version_is_written_once() -> None:
     assert version("pulumi-astrokeys") == pulumi_astrokeys.__version__
 

@@ -16,9 +16,8 @@ __all__ = ["main"]
 
 def main() -> None:
     """Serve the provider over gRPC, as the Pulumi engine starts a resource plugin."""
-    from pulumi.provider.experimental.server import main as serve
-
     from .provider import AstroKeysProvider
     from .schema import package_version
+    from .server import engine_address, serve
 
-    serve(sys.argv[1:], package_version(), AstroKeysProvider())
+    serve(sys.argv[1:], package_version(), AstroKeysProvider(engine_address(sys.argv[1:])))

@@ -42,6 +42,7 @@ from pulumi.runtime import rpc
 
 from .. import _schema
 from .._errors import KeyOperationError
+from .engine_log import about
 from .schema import CONFIG_PROPERTIES, PACKAGE, pulumi_name
 from .values import UNKNOWN, from_wire, secret_names, to_wire, unknown
 
@@ -65,8 +66,10 @@ def in_pulumi_words(text: str) -> str:
 class AstroKeysProvider(Provider):
     """``astrokeys``: Deployment API keys of one Astro organization (one provider per organization)."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine_address: Optional[str] = None) -> None:
+        """``engine_address``: the engine's, where the package's progress lines go (:mod:`.engine_log`)."""
         self._settings_problem: Optional[str] = None
+        self._engine_address = engine_address
 
     async def get_schema(self, request: GetSchemaRequest) -> GetSchemaResponse:
         """The package schema, generated from the core's (:mod:`.schema`)."""
@@ -88,6 +91,7 @@ class AstroKeysProvider(Provider):
         the environment filling in what they leave unset."""
         from .._engine import watch_engine_stdin
         from .._provider_process import configure_process
+        from .engine_log import send_records_to_engine
 
         config: dict[str, Any] = {}
         unknown_setting = False
@@ -97,6 +101,7 @@ class AstroKeysProvider(Provider):
             if value is not None and value != UNKNOWN:
                 config[f"{PACKAGE}:{key}"] = value
         problem = configure_process(config, watch_engine=watch_engine_stdin)
+        send_records_to_engine(self._engine_address)
         # A setting still unknown (another resource's output, at preview) is judged when it is known.
         self._settings_problem = None if unknown_setting else problem
         return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=True, accept_outputs=False)
@@ -156,7 +161,7 @@ class AstroKeysProvider(Provider):
         from .._operations import create_key
 
         props = from_wire(request.properties)
-        result = await _step(lambda: create_key(_client(), props, owner=request.urn))
+        result = await _step(request.urn, lambda: create_key(_client(), props, owner=request.urn))
         outs = dict(result.outs or {})
         outs[_schema.ADOPTED_OUTPUT] = False
         return CreateResponse(resource_id=result.id, properties=to_wire(outs, secret))
@@ -174,8 +179,8 @@ class AstroKeysProvider(Provider):
         props = from_wire(request.properties)
         old_inputs = from_wire(request.inputs)
         if not props and not old_inputs:
-            return await self._adopt(request.resource_id)
-        result = await _step(lambda: read_key(_client(), request.resource_id, props))
+            return await self._adopt(request.urn, request.resource_id)
+        result = await _step(request.urn, lambda: read_key(_client(), request.resource_id, props))
         if not result.id:
             return ReadResponse(resource_id="", properties={}, inputs={})
         outs = dict(result.outs or {})
@@ -184,7 +189,7 @@ class AstroKeysProvider(Provider):
         inputs = {name: outs.get(name) for name in _schema.INPUT_NAMES if name in old_inputs}
         return ReadResponse(resource_id=result.id, properties=to_wire(outs, secret), inputs=to_wire(inputs, secret))
 
-    async def _adopt(self, key_id: str) -> ReadResponse:
+    async def _adopt(self, urn: str, key_id: str) -> ReadResponse:
         from .._operations import missing_key_error, read_key
 
         def adopt() -> Any:
@@ -200,16 +205,18 @@ class AstroKeysProvider(Provider):
                 )
             return result
 
-        result = await _step(adopt)
+        result = await _step(urn, adopt)
         outs = dict(result.outs or {})
         outs[_schema.ADOPTED_OUTPUT] = True
-        logger.warning(
-            "Deployment API key %s (%r) was adopted without its secret: Astro shows a key's secret only once, "
-            "when it is created, so its `secret` output stays empty; run `pulumi up --replace <urn>` for a fresh "
-            "key (the new one is created first)",
-            key_id,
-            outs.get("name"),
-        )
+        with about(urn):
+            logger.warning(
+                "Deployment API key %s (%r) was adopted without its secret: Astro shows a key's secret only once, "
+                "when it is created, so its `secret` output stays empty; run `pulumi up --replace %s` for a fresh "
+                "key (the new one is created first)",
+                key_id,
+                outs.get("name"),
+                urn,
+            )
         inputs = {
             name: outs[name]
             for name in _schema.INPUT_NAMES
@@ -222,7 +229,7 @@ class AstroKeysProvider(Provider):
         from .._operations import update_in_place
 
         olds, news = from_wire(request.olds), from_wire(request.news)
-        outs = await _step(lambda: update_in_place(olds, news))
+        outs = await _step(request.urn, lambda: update_in_place(olds, news))
         return UpdateResponse(properties=to_wire(outs, secret_names(request.olds) | secret_names(request.news)))
 
     async def delete(self, request: DeleteRequest) -> None:
@@ -230,7 +237,7 @@ class AstroKeysProvider(Provider):
         from .._operations import delete_key
 
         props = from_wire(request.properties)
-        await _step(lambda: delete_key(_client(), request.resource_id, props))
+        await _step(request.urn, lambda: delete_key(_client(), request.resource_id, props))
 
 
 def _client() -> AstroClient:
@@ -240,12 +247,14 @@ def _client() -> AstroClient:
     return runtime.client()
 
 
-async def _step(step: Callable[[], _T]) -> _T:
-    """Run a blocking step of the core on a worker thread; its failure as one sentence in the user's names."""
+async def _step(urn: str, step: Callable[[], _T]) -> _T:
+    """Run a blocking step of the core for the resource ``urn`` on a worker thread (its records
+    shown under that resource); its failure as one sentence in the user's names."""
     from .._provider_process import run_step
 
     try:
-        return await asyncio.to_thread(run_step, step)
+        with about(urn):
+            return await asyncio.to_thread(run_step, step)
     except KeyOperationError as error:
         raise KeyOperationError(in_pulumi_words(str(error))) from None
 

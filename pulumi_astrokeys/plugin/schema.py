@@ -204,3 +204,10 @@ def package_schema() -> dict[str, Any]:
         },
         "language": _language(),
     }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(package_schema(), indent=2) + "\n")

@@ -202,28 +202,23 @@ class DynamicProviderProcess:
         Secrets are sent as secrets (the engine marshals provider config with
         ``KeepSecrets: true``); the dynamic provider unwraps them itself.
         """
-        args: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in config.items()}
-        request = provider_pb2.ConfigureRequest(
-            variables={k: str(v) for k, v in config.items()},
-            args=to_struct(args, keep_secrets=True),
-            acceptSecrets=True,
-            acceptResources=False,
-            sends_old_inputs=True,
-            sends_old_inputs_to_delete=True,
-        )
-        response = self._call("Configure", "", request)
-        self.accept_secrets = bool(response.acceptSecrets)
-        self._configured = True
+        self._configure(config, {k: str(v) for k, v in config.items()}, secret_keys, accept_resources=False)
 
     def configure_inputs(self, package: str, inputs: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> None:
         """Configure a packaged provider as the engine does: ``args`` are the provider's inputs by
         their own names (secrets marked), ``variables`` the same as ``package:name`` text."""
-        args: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in inputs.items()}
+        variables = {f"{package}:{k}": str(v) for k, v in inputs.items()}
+        self._configure(inputs, variables, secret_keys, accept_resources=True)
+
+    def _configure(
+        self, args: Mapping[str, Any], variables: Mapping[str, str], secret_keys: Sequence[str], accept_resources: bool
+    ) -> None:
+        marked: PropertyMap = {k: (Secret(v) if k in secret_keys else v) for k, v in args.items()}
         request = provider_pb2.ConfigureRequest(
-            variables={f"{package}:{k}": str(v) for k, v in inputs.items()},
-            args=to_struct(args, keep_secrets=True),
+            variables=dict(variables),
+            args=to_struct(marked, keep_secrets=True),
             acceptSecrets=True,
-            acceptResources=True,
+            acceptResources=accept_resources,
             sends_old_inputs=True,
             sends_old_inputs_to_delete=True,
         )
@@ -277,11 +272,13 @@ class DynamicProviderProcess:
             delete_before_replace=bool(response.deleteBeforeReplace),
         )
 
-    def create(self, urn: str, props: PropertyMap) -> tuple[str, PropertyMap]:
+    def create(self, urn: str, props: PropertyMap, *, preview: bool = False) -> tuple[str, PropertyMap]:
         response = self._call(
             "Create",
             urn,
-            provider_pb2.CreateRequest(urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn)),
+            provider_pb2.CreateRequest(
+                urn=urn, properties=self._marshal(props), name=_name(urn), type=_type(urn), preview=preview
+            ),
         )
         outs = from_struct(response.properties)
         if not self.accept_secrets:
@@ -313,6 +310,8 @@ class DynamicProviderProcess:
         old_inputs: PropertyMap,
         news: PropertyMap,
         ignore_changes: Sequence[str],
+        *,
+        preview: bool = False,
     ) -> PropertyMap:
         response = self._call(
             "Update",
@@ -326,6 +325,7 @@ class DynamicProviderProcess:
                 ignoreChanges=list(ignore_changes),
                 name=_name(urn),
                 type=_type(urn),
+                preview=preview,
             ),
         )
         outs = from_struct(response.properties)
@@ -370,19 +370,19 @@ def emulator_plugin_process(
     *,
     engine_pipe: bool = False,
     inputs: Optional[Mapping[str, Any]] = None,
+    credentials: bool = True,
 ) -> DynamicProviderProcess:
     """The packaged provider plugin (``pulumi-resource-astrokeys``), configured as the engine configures
-    the default provider for ``emulator``: credentials as provider inputs only, none from the environment."""
+    the default provider for ``emulator``: credentials as provider inputs only (none without
+    ``credentials``), none from the environment; plus ``inputs``."""
     env = provider_environment({}, "project", "stack", "organization")
     for var in emulator.env():
         env.pop(var, None)
     process = DynamicProviderProcess(env, engine_pipe=engine_pipe, command=plugin_command())
-    config = {
-        "host": emulator.host,
-        "organizationId": emulator.organization_id,
-        "apiToken": emulator.api_token,
-        **(inputs or {}),
-    }
+    config: dict[str, Any] = {"host": emulator.host}
+    if credentials:
+        config.update(organizationId=emulator.organization_id, apiToken=emulator.api_token)
+    config.update(inputs or {})
     process.configure_inputs("astrokeys", config, secret_keys=["apiToken"])
     return process
 
@@ -394,14 +394,17 @@ def emulator_provider_process(
     *,
     engine_pipe: bool = False,
     config: Optional[Mapping[str, str]] = None,
+    credentials: bool = True,
 ) -> DynamicProviderProcess:
     """The SDK's dynamic-provider server (``python -m pulumi.dynamic``), configured as the
-    engine would for ``emulator``: credentials through stack config only, none from the
-    environment, plus ``config``. Drive it with Check/Diff/Create/Read/Delete; ``close()`` it when done."""
+    engine would for ``emulator``: credentials through stack config only (none without
+    ``credentials``), none from the environment, plus ``config``. Drive it with
+    Check/Diff/Create/Read/Delete; ``close()`` it when done."""
     env = provider_environment({}, project, stack, "organization")
     for var in emulator.env():
         env.pop(var, None)
     process = DynamicProviderProcess(env, engine_pipe=engine_pipe)
-    secrets = emulator.secret_stack_config()
-    process.configure({**emulator.stack_config(), **(config or {}), **secrets}, secret_keys=list(secrets))
+    secrets = emulator.secret_stack_config() if credentials else {}
+    stack_config = emulator.stack_config() if credentials else {"astrokeys:host": emulator.host}
+    process.configure({**stack_config, **(config or {}), **secrets}, secret_keys=list(secrets))
     return process
