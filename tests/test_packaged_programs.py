@@ -41,6 +41,11 @@ def test_a_program_previews_creates_replaces_new_first_refreshes_and_destroys_a_
     shell = user_shell(folder, tmp_path, EMULATOR_TOKEN=emulator.api_token)
     try:
         init_stack(shell, emulator)
+        if language == "typescript":
+            modules = (folder / "node_modules").resolve()
+            copies = [path.parent for path in modules.rglob("@pulumi/pulumi/package.json")]
+            assert copies == [modules / "@pulumi" / "pulumi"], "the SDK shares the program's @pulumi/pulumi"
+            assert (modules / "@pulumi-astrokeys" / "astrokeys" / "index.js").is_file(), "installed from its pack"
         if language == "go":
             typed(shell, f"go mod edit -replace={GO_SDK_MODULE}={REPO / 'sdk'}")
         world.clear()
