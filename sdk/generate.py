@@ -53,18 +53,17 @@ def with_sdk_settings(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "language": language}
 
 
+def _pulumi(bin_dir: Path, env: dict[str, str], *args: str) -> str:
+    """``pulumi <args>`` with the CLI in ``bin_dir``; what it printed. It must succeed."""
+    done = subprocess.run([str(bin_dir / "pulumi"), *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"pulumi {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
 def get_schema(bin_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     """The schema the plugin in ``bin_dir`` gives ``pulumi package get-schema``."""
-    found = subprocess.run(
-        [str(bin_dir / "pulumi"), "package", "get-schema", str(bin_dir / PLUGIN)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if found.returncode != 0:
-        raise SystemExit(f"pulumi package get-schema {PLUGIN} failed:\n{found.stderr}")
-    schema: dict[str, Any] = json.loads(found.stdout)
+    schema: dict[str, Any] = json.loads(_pulumi(bin_dir, env, "package", "get-schema", str(bin_dir / PLUGIN)))
     return schema
 
 
@@ -75,15 +74,7 @@ def generate(out: Path, bin_dir: Path) -> None:
         schema_file = Path(scratch) / "schema.json"
         schema_file.write_text(json.dumps(with_sdk_settings(get_schema(bin_dir, env)), indent=2), encoding="utf-8")
         for language in LANGUAGES:
-            done = subprocess.run(
-                [str(bin_dir / "pulumi"), "package", "gen-sdk", str(schema_file), "--language", language, "-o", str(out)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"pulumi package gen-sdk --language {language} failed:\n{done.stderr}")
+            _pulumi(bin_dir, env, "package", "gen-sdk", str(schema_file), "--language", language, "-o", str(out))
 
 
 def _generated_files(folder: Path) -> set[Path]:
