@@ -130,7 +130,9 @@ def python_sdk_venv() -> Path:
                 (venv / "bin" / tool.name).symlink_to(tool.resolve())
         (venv / "bin" / "astrokeys-emulator").symlink_to(VENV / "bin" / "astrokeys-emulator")
 
-    return cached("python-sdk", digest(SDK / "python"), build) / "venv"
+    # The virtualenv leans on this checkout's test virtualenv: one per checkout.
+    checkout = hashlib.sha256(str(VENV).encode()).hexdigest()[:8]
+    return cached("python-sdk", f"{digest(SDK / 'python')}-{checkout}", build) / "venv"
 
 
 #: The Go SDK's module, which the Go program takes through a ``replace``.
