@@ -9,13 +9,13 @@ adopting a key by its ID alone, and explicit providers for two organizations.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from asyncio_support import run_on_private_loop
 from grpc_provider import UNKNOWN, DynamicProviderProcess, ProviderError, Secret
 from grpc_provider.client import emulator_plugin_process
 from grpc_provider.flavours import PLUGIN
@@ -134,7 +134,7 @@ def test_diff_config_is_left_to_the_engine_which_the_sdks_answer_would_deny(plug
             return DiffResponse(changes=True, replaces=[])
 
     sdk = ProviderServicer([], "0", Changed(), engine_address="")
-    denied = asyncio.run(sdk.DiffConfig(provider_pb2.DiffRequest(), None))
+    denied = run_on_private_loop(sdk.DiffConfig(provider_pb2.DiffRequest(), None))
     assert denied.changes == DIFF_NONE, "the trap: the SDK turns changes=True into 'no change'"
 
     request = provider_pb2.DiffRequest(
