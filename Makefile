@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pulumi schema bench campaign lint release-fixture clean
+.PHONY: demo test pulumi programs schema sdks bench campaign lint release-fixture clean
 
 # make demo's own virtualenv: the package and its emulator extra, what the README's walkthrough
 # installs; none of the test toolchain.
@@ -33,8 +33,19 @@ demo: $(DEMO_STAMP)
 	.ci/pulumi-cli.sh $(DEMO_VENV)/bin
 	$(DEMO_VENV)/bin/python examples/demo.py
 
-test: pulumi
+test: pulumi programs
 	$(BIN)/python -m pytest -n 2 -q
+
+# What the packaged provider's TypeScript, Go and Python programs need beyond their folders (npm
+# packages, the packed Node.js SDK, the Python SDK's virtualenv, the Go program's build), made
+# once per machine and content in ~/.cache/pulumi-astrokeys/programs: minutes the first time.
+programs: pulumi
+	$(BIN)/python tests/packaged_programs_support.py
+
+# The SDKs in sdk/, regenerated from the provider plugin's schema by the CLI's own code
+# generators; a test fails while the committed ones differ from a regeneration.
+sdks: pulumi
+	$(BIN)/python sdk/generate.py
 
 # Ratios measured within one run, one line per figure; BENCH_QUICK=1 for a short run. On the
 # real Pulumi CLI; the bench extra brings the profilers the README's findings came from.
@@ -62,7 +73,7 @@ schema: $(STAMP)
 
 # Static checks: ruff (errors, imports, likely bugs) and mypy, strict, over the typed package.
 lint: $(STAMP)
-	$(BIN)/ruff check pulumi_astrokeys tests benchmarks examples
+	$(BIN)/ruff check pulumi_astrokeys tests benchmarks examples sdk/generate.py
 	$(BIN)/mypy pulumi_astrokeys
 
 clean:

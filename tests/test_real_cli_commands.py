@@ -11,20 +11,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from real_cli_support import World
-from walkthrough_support import REPO, VENV, demo, init_stack, user_shell
+from walkthrough_support import REPO, VENV, demo, init_stack, typed, user_shell
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
 KEY = "pulumi-python:dynamic/astrokeys:DeploymentApiKey"
-
-
-def typed(shell: Any, command: str) -> str:
-    step = shell.run(command)
-    assert step.exit_code == 0, f"`{command}` exited with {step.exit_code}:\n{step.output}"
-    return str(step.output)
 
 
 def writes(emulator: Emulator) -> list[tuple[str, str]]:

@@ -99,6 +99,13 @@ class Recorder:
             self._emulator.close()
 
 
+def typed(shell: Any, command: str) -> str:
+    """Run ``command`` in ``shell``; what it printed. It must succeed."""
+    step = shell.run(command)
+    assert step.exit_code == 0, f"`{command}` exited with {step.exit_code}:\n{step.output}"
+    return str(step.output)
+
+
 def user_shell(folder: Path, workdir: Path, **env: str) -> Any:
     """A shell in the project folder ``folder`` set up as a user's: its virtualenv active, a local
     file backend in the folder; ``env`` adds variables (a secret to pipe in, never typed)."""
