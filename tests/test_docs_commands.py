@@ -101,6 +101,13 @@ REGISTER: dict[str, tuple[str, ...] | Unrunnable] = {
     ),
     ".venv/bin/python tests/fixtures/releases/record.py --commit <commit> --release 0.1.0-<commit> "
     "--python /tmp/old-release-venv/bin/python": Unrunnable(_RELEASE_STEP),
+    # docs/packaged-provider.md
+    'pulumi plugin install resource astrokeys 0.1.0 --file "$(command -v pulumi-resource-astrokeys)"': (
+        "test_plugin_install.py::test_the_documented_plugin_install_puts_the_plugin_in_pulumis_cache",
+    ),
+    "pulumi import astrokeys:index:DeploymentApiKey deploys <key ID>": (
+        "test_plugin_real_cli.py::test_pulumi_import_adopts_a_key_made_by_hand_and_the_next_up_changes_nothing",
+    ),
     # docs/emulator.md
     "astrokeys-emulator": ("test_emulator_process.py::test_start_writes_the_bootstrap_file_and_prints_export_lines",),
     "astrokeys-emulator --show apiToken": (
