@@ -141,13 +141,15 @@ def _config_properties() -> dict[str, Any]:
 
 
 def _language() -> dict[str, Any]:
-    """Per-language package names: the Python SDK must not shadow this package's ``pulumi_astrokeys``."""
+    """Per-language package names (the Python SDK must not shadow this package's ``pulumi_astrokeys``);
+    each SDK carries the schema's version, not a placeholder."""
     return {
-        "python": {"packageName": "pulumi_astrokeys_sdk", "pyproject": {"enabled": True}},
-        "nodejs": {"packageName": "@pulumi-astrokeys/astrokeys"},
+        "python": {"packageName": "pulumi_astrokeys_sdk", "pyproject": {"enabled": True}, "respectSchemaVersion": True},
+        "nodejs": {"packageName": "@pulumi-astrokeys/astrokeys", "respectSchemaVersion": True},
         "go": {
             "importBasePath": "github.com/pulumi-astrokeys/pulumi-astrokeys/sdk/go/astrokeys",
             "generateResourceContainerTypes": False,
+            "respectSchemaVersion": True,
         },
     }
 
