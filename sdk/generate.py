@@ -1,7 +1,7 @@
 """Regenerate the SDKs in ``sdk/`` from the provider plugin's schema (``make sdks``).
 
-``pulumi package get-schema`` asks the plugin ``pulumi-resource-astrokeys`` for its schema; the
-SDK settings of :func:`with_sdk_settings` are laid over it; ``pulumi package gen-sdk`` then writes
+``pulumi package get-schema`` asks the plugin ``pulumi-resource-astrokeys`` for its schema
+(:func:`checked` makes sure it gives the SDKs its version); ``pulumi package gen-sdk`` then writes
 each language with the CLI's own code generators (through the language hosts beside the CLI).
 Each SDK folder's ``README.md`` is written by hand and kept across a regeneration, as are the Go
 module's files (``sdk/go.mod``, ``sdk/go.sum``), which lie outside the generated folders.
@@ -41,16 +41,17 @@ def cli_environment(home: Path) -> dict[str, str]:
     }
 
 
-def with_sdk_settings(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with what the SDKs need beyond the plugin's own language settings: each SDK
-    carries the schema's version (the package's), not a ``${VERSION}`` to fill in at release."""
+def checked(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema``, once it is sure to give each SDK the schema's version (the package's), not a
+    ``${VERSION}`` or ``0.0.0`` to fill in at release."""
     version = schema.get("version")
     if not isinstance(version, str) or not version or "$" in version:
         raise SystemExit(f"The plugin's schema has no version ({version!r}): the SDKs would carry none.")
-    language = {name: dict(settings) for name, settings in (schema.get("language") or {}).items()}
-    for name in LANGUAGES:
-        language.setdefault(name, {})["respectSchemaVersion"] = True
-    return {**schema, "language": language}
+    language = schema.get("language") or {}
+    ignored = [name for name in LANGUAGES if not language.get(name, {}).get("respectSchemaVersion")]
+    if ignored:
+        raise SystemExit(f"The plugin's schema lets the {', '.join(ignored)} SDK ignore its version {version}.")
+    return schema
 
 
 def _pulumi(bin_dir: Path, env: dict[str, str], *args: str) -> str:
@@ -72,7 +73,7 @@ def generate(out: Path, bin_dir: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="astrokeys-sdks-") as scratch:
         env = cli_environment(Path(scratch) / "pulumi-home")
         schema_file = Path(scratch) / "schema.json"
-        schema_file.write_text(json.dumps(with_sdk_settings(get_schema(bin_dir, env)), indent=2), encoding="utf-8")
+        schema_file.write_text(json.dumps(checked(get_schema(bin_dir, env)), indent=2), encoding="utf-8")
         for language in LANGUAGES:
             _pulumi(bin_dir, env, "package", "gen-sdk", str(schema_file), "--language", language, "-o", str(out))
 
