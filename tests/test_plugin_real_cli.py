@@ -87,6 +87,14 @@ def answer_to(emulator: Emulator, secret: str) -> int:
         return http.get(f"/deployments/{emulator.deployment_ids[0]}").status_code
 
 
+def test_pulumi_package_get_schema_answers_from_the_plugin_in_the_virtualenv(project: Project) -> None:
+    from pulumi_astrokeys.plugin.schema import package_schema
+
+    output, requests = project.run("pulumi package get-schema .venv/bin/pulumi-resource-astrokeys")
+    assert json.loads(output[output.index("{") :]) == package_schema()
+    assert requests == []
+
+
 def test_pulumi_import_adopts_a_key_made_by_hand_and_the_next_up_changes_nothing(
     project: Project, emulator: Emulator
 ) -> None:
