@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from grpc_provider.props import SIG_KEY
 from walkthrough_support import VENV, init_stack, user_shell
 
 from pulumi_astrokeys.testing.emulator import Emulator
 
 KEY = "astrokeys:index:DeploymentApiKey"
 MISSING_KEY_ID = "clm8q7f6q000008lcgyougpsk"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 class Project:
@@ -239,7 +239,7 @@ def test_one_program_manages_keys_in_two_organizations_through_explicit_provider
         stored = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file() and ".venv" not in p.parts)
         assert second["apiToken"] not in stored and emulator.api_token not in stored
         token_in_state = project.state(kind="pulumi:providers:astrokeys")["second"]["inputs"]["apiToken"]
-        assert set(token_in_state) == {SECRET_SIG, "ciphertext"}, "the provider's token is a secret in the state"
+        assert set(token_in_state) == {SIG_KEY, "ciphertext"}, "the provider's token is a secret in the state"
 
         _, requests = project.run("pulumi preview --expect-no-changes")
         assert requests == []
