@@ -402,7 +402,7 @@ class AstroClient:
     ) -> httpx.Response:
         idempotent = idempotent or method in _IDEMPOTENT_METHODS
         url = self.settings.organization_url + path
-        display_path = self._organization_path + path.partition("?")[0]
+        display_path = self._organization_path + path
         attempts = 0
         started = time.monotonic()
 

@@ -49,15 +49,19 @@ def time_replaces(
     local = _clock.now()
     if not rotation_due(olds, news, local):
         return False
-    astro = _astro_time(client, key_id)
-    if astro is None:
+    try:
+        api = client()
+    except AstroKeysError:
+        api = None
+    astro = None if api is None else _astro_time(api, key_id)
+    if api is None or astro is None:
         logger.warning(
             "%s is due for replacement by this machine's clock, but Astro's clock could not be read to "
             "confirm it, so it is not replaced for its age this time; run `pulumi up` again once Astro answers",
             key,
         )
         return False
-    _name_a_far_clock(client(), local, astro)
+    _name_a_far_clock(api, local, astro)
     return rotation_due(olds, news, astro)
 
 
@@ -86,12 +90,8 @@ def astro_says_expired(client: AstroClient, key: str, end_at: Optional[str]) -> 
     return True
 
 
-def _astro_time(client: Callable[[], AstroClient], key_id: str) -> Optional[datetime]:
+def _astro_time(api: AstroClient, key_id: str) -> Optional[datetime]:
     """Astro's current time: from an answer this process already has, else from reading the key."""
-    try:
-        api = client()
-    except AstroKeysError:
-        return None
     if api.answered_time() is None:
         try:
             api.get_token(key_id)
