@@ -361,7 +361,7 @@ class FaultRegistry:
 
     def _chaos_json(self) -> dict[str, Any]:
         if self._chaos is None:
-            return {"active": False, "paused": 0, "considered": 0, "injected": {}, "total": 0}
+            return {"active": False, "considered": 0, "injected": {}, "total": 0}
         return self._chaos.to_json()
 
     def list(self) -> list[Fault]:
