@@ -147,3 +147,42 @@ def test_invalid_chaos_is_refused_naming_the_field(emulator: Emulator, body: dic
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["fieldErrors"]] == [field]
     assert emulator.chaos_stats()["active"] is False
+
+
+def test_a_paused_chaos_injects_nothing_until_every_pause_is_resumed(emulator: Emulator) -> None:
+    emulator.chaos(1.0, [503], seed=3)
+    emulator.pause_chaos()
+    with emulator.chaos_paused():  # a second pause, as a parallel worker's
+        assert outcomes(emulator, 3) == [200] * 3
+    assert outcomes(emulator, 2) == [200] * 2  # the first pause still holds
+    emulator.resume_chaos()
+
+    assert outcomes(emulator, 2) == [503] * 2
+    stats = emulator.chaos_stats()
+    assert (stats["paused"], stats["considered"], stats["total"]) == (0, 2, 2)
+
+
+def test_resuming_a_chaos_that_is_not_paused_is_refused(emulator: Emulator) -> None:
+    with pytest.raises(RuntimeError, match="409"):
+        emulator.pause_chaos()  # no chaos yet
+    emulator.chaos(0.5, [503])
+    with pytest.raises(RuntimeError, match="409"):
+        emulator.resume_chaos()
+
+
+def test_the_request_log_is_read_by_api_token_and_after_a_given_entry(emulator: Emulator) -> None:
+    with emulator.client() as owner:
+        created = owner.post("/tokens", json={**token_request(emulator, "reader"), "role": "DEPLOYMENT_ADMIN"}).json()
+        deployment = emulator.deployment_ids[0]
+        owner.get(f"/deployments/{deployment}")
+        with emulator.client(created["token"]) as other:
+            other.get(f"/deployments/{deployment}")
+            other.get(f"/tokens/{created['id']}")
+    everything = emulator.requests()
+
+    by_other = emulator.requests(token_id=created["id"])
+    after_second = emulator.requests(after=everything[1]["seq"])
+
+    assert [r["path"].rsplit("/", 2)[-2] for r in by_other] == ["deployments", "tokens"]
+    assert {r["tokenId"] for r in by_other} == {created["id"]}
+    assert after_second == everything[2:]

@@ -114,8 +114,30 @@ def control_routes(state: EmulatorState) -> list[Route]:
     async def stop_chaos(request: Request) -> Response:
         return json_response(state.faults.stop_chaos())
 
+    async def pause_chaos(request: Request) -> Response:
+        paused = state.faults.pause_chaos()
+        if paused is None:
+            raise ApiError(409, "No chaos to pause; start one with POST /_emulator/chaos")
+        return json_response(paused)
+
+    async def resume_chaos(request: Request) -> Response:
+        resumed = state.faults.resume_chaos()
+        if resumed is None:
+            raise ApiError(409, "The chaos is not paused; pause it with POST /_emulator/chaos/pause first")
+        return json_response(resumed)
+
     async def list_requests(request: Request) -> Response:
-        return json_response({"requests": [r.to_json() for r in state.requests.entries()]})
+        token_id = request.query_params.get("tokenId")
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            message = "after must be a request's seq, a whole number"
+            raise ApiError.bad_request(message, FieldError("after", "invalid", message))
+        entries = [
+            r.to_json()
+            for r in state.requests.entries()
+            if r.seq > int(after) and (token_id is None or r.tokenId == token_id)
+        ]
+        return json_response({"requests": entries})
 
     async def clear_requests(request: Request) -> Response:
         state.requests.clear()
@@ -217,6 +239,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route(f"{PREFIX}/chaos", start_chaos, methods=["POST"]),
         Route(f"{PREFIX}/chaos", get_chaos, methods=["GET"]),
         Route(f"{PREFIX}/chaos", stop_chaos, methods=["DELETE"]),
+        Route(f"{PREFIX}/chaos/pause", pause_chaos, methods=["POST"]),
+        Route(f"{PREFIX}/chaos/resume", resume_chaos, methods=["POST"]),
         Route(f"{PREFIX}/requests", list_requests, methods=["GET"]),
         Route(f"{PREFIX}/requests", clear_requests, methods=["DELETE"]),
         Route(f"{PREFIX}/clock", get_clock, methods=["GET"]),

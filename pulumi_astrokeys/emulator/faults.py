@@ -124,6 +124,8 @@ class Chaos:
     considered: int = 0
     injected: Counter[str] = field(default_factory=Counter)
     active: bool = True
+    paused: int = 0
+    """Pauses held now (:meth:`FaultRegistry.pause_chaos`): while any is, no request is drawn for."""
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path)
@@ -131,7 +133,7 @@ class Chaos:
 
     def pick(self, method: str, path: str) -> Fault | None:
         """Draw for one request (the caller holds the registry's lock)."""
-        if not self.active or not ("*" in self.methods or method.upper() in self.methods):
+        if not self.active or self.paused or not ("*" in self.methods or method.upper() in self.methods):
             return None
         if self._pattern.search(path) is None:
             return None
@@ -145,6 +147,7 @@ class Chaos:
     def to_json(self) -> dict[str, Any]:
         return {
             "active": self.active,
+            "paused": self.paused,
             "probability": self.probability,
             "seed": self.seed,
             "methods": sorted(self.methods),
@@ -330,6 +333,26 @@ class FaultRegistry:
             if self._chaos is not None:
                 self._chaos.active = False
             return self._chaos_json()
+
+    def pause_chaos(self) -> dict[str, Any] | None:
+        """Hold one pause of the chaos: no request meets it until every pause is let go.
+
+        Pauses are counted, so callers that pause it at once (a test's parallel workers, each
+        rerunning a step with faults off) do not resume it under one another. ``None`` without chaos.
+        """
+        with self._lock:
+            if self._chaos is None:
+                return None
+            self._chaos.paused += 1
+            return self._chaos.to_json()
+
+    def resume_chaos(self) -> dict[str, Any] | None:
+        """Let go of one pause; ``None`` when no pause is held."""
+        with self._lock:
+            if self._chaos is None or not self._chaos.paused:
+                return None
+            self._chaos.paused -= 1
+            return self._chaos.to_json()
 
     def chaos(self) -> dict[str, Any]:
         """The chaos settings and what it injected so far, by kind."""

@@ -191,14 +191,35 @@ class Emulator:
         """Stop the chaos; returns its final :meth:`chaos_stats`."""
         return dict(self._call("DELETE", "/chaos"))
 
-    def requests(self) -> list[dict[str, Any]]:
-        """The Astro-path request log, oldest first.
+    def pause_chaos(self) -> dict[str, Any]:
+        """Hold one pause of the chaos: no request meets it until every pause is resumed."""
+        return dict(self._call("POST", "/chaos/pause"))
+
+    def resume_chaos(self) -> dict[str, Any]:
+        """Let go of one pause of the chaos."""
+        return dict(self._call("POST", "/chaos/resume"))
+
+    @contextmanager
+    def chaos_paused(self) -> Iterator[None]:
+        """No chaos inside this block (other pauses, say of a parallel worker, still count)."""
+        self.pause_chaos()
+        try:
+            yield
+        finally:
+            self.resume_chaos()
+
+    def requests(self, *, token_id: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+        """The Astro-path request log, oldest first: those sent with the API token ``token_id``
+        (its id, as in ``tokenId``) if given, and after the entry numbered ``after``.
 
         Each entry: ``seq, method, path, query, status, tokenId, fault, at, requestId``.
         ``status`` is ``None`` for a dropped request; for ``commit-then-drop`` it is the
         status of the committed work that never reached the client.
         """
-        return list(self._call("GET", "/requests")["requests"])
+        params: dict[str, Any] = {"after": after} if after else {}
+        if token_id is not None:
+            params["tokenId"] = token_id
+        return list(self._call("GET", "/requests", **params)["requests"])
 
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
