@@ -186,3 +186,22 @@ def test_the_request_log_is_read_by_api_token_and_after_a_given_entry(emulator: 
     assert [r["path"].rsplit("/", 2)[-2] for r in by_other] == ["deployments", "tokens"]
     assert {r["tokenId"] for r in by_other} == {created["id"]}
     assert after_second == everything[2:]
+
+
+
+
+def test_a_request_a_fault_answers_before_the_api_sees_it_is_logged_with_its_callers_token(emulator: Emulator) -> None:
+    with emulator.client() as owner:
+        caller = owner.post("/tokens", json=token_request(emulator, "caller")).json()
+    emulator.chaos(1.0, [503, {"action": "drop"}], seed=5)
+    for token in (caller["token"], caller["token"], caller["token"], "not-a-token"):
+        with emulator.client(token) as client:
+            try:
+                client.get(f"/deployments/{emulator.deployment_ids[0]}")
+            except httpx.TransportError:
+                pass
+
+    logged = emulator.requests()[-4:]
+
+    assert {r["fault"] for r in logged} == {"status", "drop"}
+    assert [r["tokenId"] for r in logged] == [caller["id"]] * 3 + [None]

@@ -19,6 +19,7 @@ from email.utils import format_datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .auth import identify
 from .clock import Clock
 from .errors import default_message, error_body, json_bytes
 from .faults import Fault
@@ -47,6 +48,13 @@ def _is_loopback(scope: Scope) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def send_error(
@@ -109,6 +117,8 @@ class EmulatorMiddleware:
     async def _astro(self, scope: Scope, receive: Receive, send: Send, context: RequestContext) -> None:
         method: str = scope["method"]
         fault = self.state.faults.take(method, scope["path"])
+        if fault is not None:
+            context.token_id = identify(self.state.store, _header(scope, b"authorization"))
         outcome = _Outcome()
         tagged = self._tagged(send, context, outcome, self.state.clock)
         try:
