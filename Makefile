@@ -53,13 +53,16 @@ bench: pulumi
 	$(BIN)/python -c 'import pyinstrument' 2>/dev/null || PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks
 
-# A bigger fault campaign than the one in `make test`, on the real Pulumi CLI (about 9 s of
-# CPU a run); CAMPAIGN_SEED=<n> replays its programs and draws of faults (which request
-# meets which draw still varies with timing).
+# A bigger fault campaign than the one in `make test` (which uses a fixed seed), on the real
+# Pulumi CLI (about 9 s of CPU a run), with a seed drawn and printed; CAMPAIGN_SEED=<n>
+# replays its programs and draws of faults (which request meets which draw still varies
+# with timing).
 CAMPAIGN_RUNS ?= 100
 CAMPAIGN_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+CAMPAIGN_SEED ?= draw
 campaign: pulumi
-	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) $(BIN)/python -m pytest -q tests/test_fault_campaign.py
+	CAMPAIGN_RUNS=$(CAMPAIGN_RUNS) CAMPAIGN_WORKERS=$(CAMPAIGN_WORKERS) CAMPAIGN_SEED=$(CAMPAIGN_SEED) \
+		$(BIN)/python -m pytest -q tests/test_fault_campaign.py
 
 # The fixture of this checkout as a release, for the upgrade tests: run it at each release, from a
 # clean checkout of the release's commit (CONTRIBUTING.md, Releases).
