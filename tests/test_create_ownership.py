@@ -89,15 +89,24 @@ def test_a_create_answered_with_a_garbled_body_leaves_no_token_behind(emulator: 
 
 
 def test_a_create_committed_after_the_client_gave_up_is_found_and_deleted(emulator: Emulator) -> None:
-    provider = provider_for(emulator, requestTimeout="0.5")
-    emulator.inject_fault("POST", CREATE, action="delay-then-commit", delay_seconds=0.8)
+    # The first create is held past the client's patience; the clean-up's listing is held
+    # until that create has committed, so the commit lands after the client gave up and
+    # before the clean-up looks, whatever the machine's speed.
+    provider = provider_for(emulator, requestTimeout="1")
+    held_create = emulator.inject_fault("POST", CREATE, action="hold")
+    held_listing = emulator.inject_fault("GET", LIST, action="hold")
 
-    created = create(provider, emulator)
-    time.sleep(1.0)  # long past the late commit
+    with ThreadPoolExecutor(1) as pool:
+        creating = pool.submit(create, provider, emulator)
+        emulator.wait_until_held(held_listing)
+        emulator.release(held_create)
+        wait_for(lambda: len(tokens_named(emulator, "ci")) == 2)
+        emulator.release(held_listing)
+        created = creating.result()
 
     assert list(tokens_named(emulator, "ci")) == [created.id]
-    late = [r for r in emulator.requests() if r["fault"] == "delay-then-commit"]
-    assert [(r["method"], r["status"]) for r in late] == [("POST", 200)]
+    late = [r for r in emulator.requests() if r["method"] == "POST" and r["path"].endswith("/tokens")]
+    assert [r["status"] for r in late] == [200, 200], "the held create committed after its retry"
 
 
 def test_a_burst_of_server_errors_while_cleaning_up_is_ridden_out(emulator: Emulator) -> None:
