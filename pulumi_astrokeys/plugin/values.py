@@ -36,14 +36,15 @@ def unknown(*, secret: bool = False) -> PropertyValue:
     return PropertyValue(UNKNOWN, is_secret=secret)
 
 
-def _plain(value: PropertyValue, rename: bool) -> Any:
+def _core_value(value: PropertyValue, rename_keys: bool) -> Any:
+    """One value as the core takes it; ``rename_keys``: its object keys are schema names."""
     inner = value.value
     if isinstance(inner, Computed):
         plain: Any = UNKNOWN
     elif isinstance(inner, Mapping):
-        plain = {(python_name(k) if rename else k): _plain(v, False) for k, v in inner.items()}
+        plain = {(python_name(k) if rename_keys else k): _core_value(v, False) for k, v in inner.items()}
     elif isinstance(inner, Sequence) and not isinstance(inner, str):
-        plain = [_plain(v, rename) for v in inner]
+        plain = [_core_value(v, rename_keys) for v in inner]
     else:
         plain = inner
     return rpc.wrap_rpc_secret(plain) if value.is_secret else plain
@@ -51,7 +52,7 @@ def _plain(value: PropertyValue, rename: bool) -> Any:
 
 def from_wire(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
     """The core's view of ``props``: snake_case names, plain values, secrets as engine secret markers."""
-    return {python_name(name): _plain(value, python_name(name) in _LISTS_OF_OBJECTS) for name, value in props.items()}
+    return {python_name(name): _core_value(value, python_name(name) in _LISTS_OF_OBJECTS) for name, value in props.items()}
 
 
 def secret_names(props: Mapping[str, PropertyValue]) -> frozenset[str]:
@@ -59,17 +60,18 @@ def secret_names(props: Mapping[str, PropertyValue]) -> frozenset[str]:
     return frozenset(python_name(name) for name, value in props.items() if value.contains_secret())
 
 
-def _wire(value: Any, rename: bool) -> PropertyValue:
+def _wire(value: Any, rename_keys: bool) -> PropertyValue:
+    """One core value as the engine takes it; ``rename_keys`` as for :func:`_core_value`."""
     if rpc.is_rpc_secret(value):
-        return _wire(rpc.unwrap_rpc_secret(value), rename).with_secret(True)
+        return _wire(rpc.unwrap_rpc_secret(value), rename_keys).with_secret(True)
     if value is None or isinstance(value, (bool, str)):
         return PropertyValue(value)
     if isinstance(value, (int, float)):
         return PropertyValue(float(value))  # the SDK's numbers are floats only
     if isinstance(value, Mapping):
-        return PropertyValue({(pulumi_name(k) if rename else k): _wire(v, False) for k, v in value.items()})
+        return PropertyValue({(pulumi_name(k) if rename_keys else k): _wire(v, False) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return PropertyValue([_wire(v, rename) for v in value])
+        return PropertyValue([_wire(v, rename_keys) for v in value])
     raise TypeError(f"a property value cannot be {type(value).__name__}")
 
 
