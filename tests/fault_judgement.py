@@ -35,6 +35,7 @@ __all__ = [
     "Excuse",
     "Failure",
     "Judgement",
+    "deletes_of_others",
     "excused_bound",
     "fault_kind",
     "judge",
@@ -189,3 +190,16 @@ def excused_bound(entries: Iterable[dict[str, Any]]) -> Bound:
     let_through = [entry for entry in entries if fault_kind(entry) is not None and not must_absorb(entry)]
     on_creates = sum(_is_create(entry) for entry in let_through)
     return Bound(sent_once=len(let_through) - on_creates, creates=2 + on_creates // 3)
+
+
+def deletes_of_others(entries: Iterable[dict[str, Any]]) -> list[str]:
+    """Every delete the API carried out of a token that the deleting API token did not make
+    (``madeId`` of its own creates), in words: each run owns only what its creates made."""
+    logged = list(entries)
+    maker = {entry["madeId"]: entry["tokenId"] for entry in logged if entry.get("madeId")}
+    return [
+        f"{_request(entry)} by {entry['tokenId']} deleted a token made by {maker.get(token_id, 'none of the runs')}"
+        for entry in logged
+        if entry["method"] == "DELETE" and entry["status"] == 204
+        and maker.get(token_id := entry["path"].rsplit("/", 1)[-1]) != entry["tokenId"]
+    ]

@@ -186,6 +186,7 @@ def test_the_request_log_is_read_by_api_token_and_after_a_given_entry(emulator: 
     assert [r["path"].rsplit("/", 2)[-2] for r in by_other] == ["deployments", "tokens"]
     assert {r["tokenId"] for r in by_other} == {created["id"]}
     assert after_second == everything[2:]
+    assert [r["madeId"] for r in everything] == [created["id"], None, None, None]
 
 
 

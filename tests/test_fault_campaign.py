@@ -79,7 +79,17 @@ from typing import Any
 
 import httpx
 import pytest
-from fault_judgement import REQUEST_ID, Bound, Excuse, Failure, excused_bound, judge, kinds_injected, must_absorb
+from fault_judgement import (
+    REQUEST_ID,
+    Bound,
+    Excuse,
+    Failure,
+    deletes_of_others,
+    excused_bound,
+    judge,
+    kinds_injected,
+    must_absorb,
+)
 from grpc_provider.props import SIG_KEY
 from real_cli_support import KEY_TYPE, RealStack, Run, Specs, StackFailed, keys_program, plain
 
@@ -512,6 +522,7 @@ class Campaign:
     injected: Counter[str]
     absorbed: Counter[str]
     bound: Bound
+    others_touched: list[str]
     text: str
 
     @property
@@ -520,7 +531,7 @@ class Campaign:
 
     def problems(self) -> list[str]:
         problems = [problem for report in self.reports for problem in report.problems()]
-        return problems + self.bound.exceeded_by(self.excused)
+        return problems + self.others_touched + self.bound.exceeded_by(self.excused)
 
 
 BROKEN_CLIENT_REPLAY = (
@@ -554,6 +565,7 @@ def run_campaign(
         emulator.clear_chaos()
     mine = {caller.token_id for caller in run_callers}
     log = [entry for entry in emulator.requests() if entry["tokenId"] in mine]
+    others_touched = deletes_of_others(log)
     injected = kinds_injected(log)
     absorbed = kinds_injected(entry for entry in log if must_absorb(entry))
     bound = excused_bound(log)
@@ -589,8 +601,10 @@ def run_campaign(
             f"secrets lost or not working: {sum(len(r.secrets) for r in reports)}; "
             f"unclear errors: {sum(len(r.unclear) for r in reports)}; runs that met no fault: {faultless}"
         ),
+        f"  keys of other runs deleted: {len(others_touched)}",
     ]
-    return Campaign(reports, injected, absorbed, bound, "\n".join(lines))
+    return Campaign(reports, injected, absorbed, bound, others_touched, "\n".join(lines))
+
 
 
 def show(campaign: Campaign, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fault_judgement import Excuse, Failure, excused_bound, judge
+from fault_judgement import Excuse, Failure, deletes_of_others, excused_bound, judge
 
 ORG = "/v1/organizations/org1"
 CREATE = f"{ORG}/tokens"
@@ -85,3 +85,15 @@ def test_the_bound_allows_each_fault_let_through_on_a_request_sent_once_but_few_
     assert (bound.sent_once, bound.creates) == (3, 4)
     assert bound.exceeded_by([Excuse("x", False)] * 3 + [Excuse("y", True)] * 4) == []
     assert len(bound.exceeded_by([Excuse("y", True)] * 5)) == 1
+
+
+def test_a_delete_of_a_token_another_caller_made_is_named_and_one_of_its_own_is_not() -> None:
+    made_by_a = {**entry(1, "POST", CREATE, None, 200), "tokenId": "a", "madeId": "t1"}
+    made_by_b = {**entry(2, "POST", CREATE, None, 200), "tokenId": "b", "madeId": "t2"}
+    own = {**entry(3, "DELETE", f"{ORG}/tokens/t1", "commit-then-drop", 204), "tokenId": "a"}
+    refused = {**entry(4, "DELETE", f"{ORG}/tokens/t2", "status", 503), "tokenId": "a"}
+    others = {**entry(5, "DELETE", f"{ORG}/tokens/t2", None, 204), "tokenId": "a"}
+
+    touched = deletes_of_others([made_by_a, made_by_b, own, refused, others])
+
+    assert len(touched) == 1 and "tokens/t2" in touched[0] and "made by b" in touched[0]

@@ -243,6 +243,7 @@ async def create_token(request: Request, state: EmulatorState, caller: Principal
         expiry_days=body.tokenExpiryPeriodInDays,
         actor=caller.profile(),
     )
+    request.scope[CONTEXT_KEY].made_id = token.id
     return json_response(token_json(token, value))
 
 

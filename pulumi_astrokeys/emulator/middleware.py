@@ -308,6 +308,7 @@ class EmulatorMiddleware:
             fault=fault.action if fault else None,
             at=moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             requestId=context.request_id,
+            madeId=context.made_id,
         )
         logger.info(
             "%s %s -> %s token=%s%s",

@@ -26,6 +26,8 @@ class RequestRecord:
     fault: str | None
     at: str
     requestId: str
+    madeId: str | None = None
+    """The id of the API token the request created (``POST .../tokens``), if it did."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,10 +19,12 @@ CONTEXT_KEY = "astrokeys.request"
 
 @dataclass
 class RequestContext:
-    """Per-request facts the outer middleware logs: its id and the caller's token id."""
+    """Per-request facts the outer middleware logs: its id, the caller's token id, and the id
+    of the token a create made."""
 
     request_id: str
     token_id: str | None = None
+    made_id: str | None = None
 
 
 @dataclass

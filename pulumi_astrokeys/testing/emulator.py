@@ -212,7 +212,8 @@ class Emulator:
         """The Astro-path request log, oldest first: those sent with the API token ``token_id``
         (its id, as in ``tokenId``) if given, and after the entry numbered ``after``.
 
-        Each entry: ``seq, method, path, query, status, tokenId, fault, at, requestId``.
+        Each entry: ``seq, method, path, query, status, tokenId, fault, at, requestId, madeId``
+        (``madeId``: the token a create made).
         ``status`` is ``None`` for a dropped request; for ``commit-then-drop`` it is the
         status of the committed work that never reached the client.
         """
