@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from pulumi import automation as auto
 
+from pulumi_astrokeys._ownership import OWNER_PROPERTY
 from pulumi_astrokeys.testing.emulator import Emulator
 from pulumi_astrokeys.testing.stacks import new_stack
 
@@ -129,6 +130,9 @@ def seed(stack: auto.Stack, copies: Iterable[dict[str, Any]]) -> int:
         clone["urn"] = template["urn"].rsplit("::", 1)[0] + "::" + name
         clone["id"] = copy.get("key_id", clone["id"])
         clone["inputs"]["name"] = name
+        owner = clone["inputs"].get(OWNER_PROPERTY)
+        if isinstance(owner, dict):  # whose key, as the program registers the clone
+            clone["inputs"][OWNER_PROPERTY] = {**owner, "name": name}
         clone["outputs"]["name"] = name
         for key, value in copy.items():
             old = clone["outputs"].get(key)

@@ -82,5 +82,5 @@ def run() -> list[Figure]:
     note("429s the emulator answered (the clients retried them), by method: " + ", ".join(f"{m} {n}" for m, n in answered_429.items()))
     for outcome in outcomes:
         for error in outcome["errors"][:3]:
-            note(f"error: {error[:300]}")
+            note(f"error: {error[-1500:]}")
     return figures
