@@ -40,6 +40,7 @@ __all__ = [
     "fault_kind",
     "judge",
     "kinds_injected",
+    "split",
     "must_absorb",
 ]
 
@@ -170,19 +171,21 @@ class Bound:
     sent_once: int
     creates: int
 
-    @property
-    def total(self) -> int:
-        return self.sent_once + self.creates
-
     def exceeded_by(self, excuses: Sequence[Excuse]) -> list[str]:
         """What the excuses exceed, in words; none when they keep within the bound."""
-        on_creates = sum(excuse.on_create for excuse in excuses)
+        sent_once, on_creates = split(excuses)
         problems = []
         if on_creates > self.creates:
             problems.append(f"{on_creates} failures excused by faults on creates, more than the bound of {self.creates}")
-        if len(excuses) - on_creates > self.sent_once:
-            problems.append(f"{len(excuses) - on_creates} failures excused by faults on requests sent once, more than {self.sent_once}")
+        if sent_once > self.sent_once:
+            problems.append(f"{sent_once} failures excused by faults on requests sent once, more than {self.sent_once}")
         return problems
+
+
+def split(excuses: Sequence[Excuse]) -> tuple[int, int]:
+    """How many ``excuses`` cite faults on requests sent once, and how many faults on creates."""
+    on_creates = sum(excuse.on_create for excuse in excuses)
+    return len(excuses) - on_creates, on_creates
 
 
 def excused_bound(entries: Iterable[dict[str, Any]]) -> Bound:

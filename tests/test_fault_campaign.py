@@ -89,6 +89,7 @@ from fault_judgement import (
     judge,
     kinds_injected,
     must_absorb,
+    split,
 )
 from grpc_provider.props import SIG_KEY
 from real_cli_support import KEY_TYPE, RealStack, Run, Specs, StackFailed, keys_program, plain
@@ -570,7 +571,7 @@ def run_campaign(
     absorbed = kinds_injected(entry for entry in log if must_absorb(entry))
     bound = excused_bound(log)
     excused = [excuse for report in reports for excuse in report.excused]
-    on_creates = sum(excuse.on_create for excuse in excused)
+    sent_once, on_creates = split(excused)
     faultless = sum(1 for report in reports if not report.injected)
     reruns = sum((report.reruns for report in reports), Counter())
     faulted = sum(injected.values())
@@ -591,7 +592,7 @@ def run_campaign(
         (
             f"  reruns: {sum(reruns.values())} ({', '.join(f'{op} {reruns[op]}' for op in OPERATIONS)}); "
             f"failures reported: {sum(report.failures for report in reports)}, "
-            f"excused by the request log: {len(excused)} (on requests sent once {len(excused) - on_creates}, "
+            f"excused by the request log: {len(excused)} (on requests sent once {sent_once}, "
             f"bound {bound.sent_once}; on creates {on_creates}, bound {bound.creates}), "
             f"bugs: {sum(len(r.bugs) for r in reports)}"
         ),
@@ -604,7 +605,6 @@ def run_campaign(
         f"  keys of other runs deleted: {len(others_touched)}",
     ]
     return Campaign(reports, injected, absorbed, bound, others_touched, "\n".join(lines))
-
 
 
 def show(campaign: Campaign, capsys: pytest.CaptureFixture[str]) -> None:
