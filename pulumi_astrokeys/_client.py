@@ -20,7 +20,7 @@ from typing import Any, Final, Optional, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from ._errors import (
     AmbiguousCreateError,
@@ -64,6 +64,10 @@ class RetryPolicy:
 
     The client's requests and the clean-up's steps both follow it: :meth:`may_pass` says
     which errors are worth another try, :meth:`wait_before` how long to wait first.
+    ``max_attempts`` counts the attempts that failed; a 429 is no failure but the API's "not
+    done, come back later" (another client may be using the same API token), so the client
+    waits out each one and tries again for as long as ``max_elapsed`` lasts, however many
+    there are.
     """
 
     max_attempts: int = 6
@@ -404,6 +408,7 @@ class AstroClient:
         url = self.settings.organization_url + path
         display_path = self._organization_path + path
         attempts = 0
+        rate_limited = 0
         started = time.monotonic()
 
         policy = self._retry
@@ -411,10 +416,16 @@ class AstroClient:
         def seconds_left() -> float:
             return policy.max_elapsed - (time.monotonic() - started)
 
+        def out_of_attempts_or_time(state: RetryCallState) -> bool:
+            # A 429 is a definite "not done, come back later", not a failed attempt: under a
+            # token shared with other clients a request may meet any number of them in a row,
+            # so only the time budget bounds them.
+            return state.attempt_number - rate_limited >= policy.max_attempts or seconds_left() <= 0
+
         # A Retry-After past the time budget cannot be honoured within it: may_pass says no
-        # rather than sleep it out (stop_after_delay only looks at the time spent).
+        # rather than sleep it out (the stop only looks at the time spent).
         retrying = Retrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_elapsed),
+            stop=out_of_attempts_or_time,
             wait=lambda state: policy.wait_before(state.attempt_number, _error_of(state), seconds_left()),
             retry=retry_if_exception(
                 lambda error: policy.may_pass(error, idempotent=idempotent, seconds_left=seconds_left())
@@ -429,6 +440,9 @@ class AstroClient:
                     return self._send_once(
                         method, url, display_path, json=json, params=params, attempt=attempts, idempotent=idempotent
                     )
+                except RateLimitedError:
+                    rate_limited += 1
+                    raise
                 except NotFoundError:
                     if not_found_after_retry_is_success and attempts > 1:
                         logger.debug("%s %s: 404 after a retried attempt, counted as done", method, display_path)

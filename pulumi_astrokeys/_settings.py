@@ -14,7 +14,8 @@ How hard the provider's client tries is tunable the same way (stack config first
 the environment); unset, the client's defaults apply:
 
 - ``astrokeys:maxRetries`` / ``ASTROKEYS_MAX_RETRIES``: retries of a failed request
-  (0 to 20, default 5);
+  (0 to 20, default 5); a 429 is no failure and spends none: it is waited out for as
+  long as the request's time budget lasts;
 - ``astrokeys:retryBackoff`` / ``ASTROKEYS_RETRY_BACKOFF``: seconds before the first
   retry, doubling with each further one (0 to 60, default 0.5); a server's
   ``Retry-After`` still wins when longer;

@@ -88,6 +88,46 @@ def test_the_retry_after_a_429_waits_at_least_its_retry_after(emulator: Emulator
     assert [r["status"] for r in logged(emulator, "GET")] == [429, 200]
 
 
+def test_a_run_of_429s_longer_than_max_attempts_is_waited_out_and_the_create_made_once(
+    emulator: Emulator, settings: AstroSettings
+) -> None:
+    # Another client with the same API token (another stack's provider) can keep the API's
+    # bucket empty for many tries in a row. A 429 is a definite "not done, come back later":
+    # it spends no attempt, and resending the create after it is no blind resend.
+    client = AstroClient(settings, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05), rate_limits=None)
+    emulator.inject_fault("POST", CREATE, status=429, retry_after=0, count=8)
+
+    created = client.create_deployment_token(emulator.deployment_ids[0], name="shared token")
+
+    assert [r["status"] for r in logged(emulator, "POST")] == [429] * 8 + [200]
+    assert token_ids(emulator) == {created.id}
+
+
+def test_429s_spend_no_attempt_but_other_failures_between_them_do(emulator: Emulator, settings: AstroSettings) -> None:
+    client = AstroClient(settings, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05), rate_limits=None)
+    emulator.inject_fault("GET", r"/deployments/", status=429, retry_after=0, count=3)
+    emulator.inject_fault("GET", r"/deployments/", status=503, count=5)
+
+    with pytest.raises(ServerError):
+        client.get_deployment(emulator.deployment_ids[0])
+
+    assert [r["status"] for r in logged(emulator, "GET")] == [429, 429, 429, 503, 503]
+
+
+@pytest.mark.timeout(10)
+def test_a_run_of_429s_ends_when_the_time_budget_does(emulator: Emulator, settings: AstroSettings) -> None:
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05, max_elapsed=1.0)
+    client = AstroClient(settings, retry=policy, rate_limits=None)
+    emulator.inject_fault("GET", r"/deployments/", status=429, retry_after=0, count=10_000)
+
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError):
+        client.get_deployment(emulator.deployment_ids[0])
+
+    assert time.monotonic() - started < 2.0
+    assert len(logged(emulator, "GET")) > policy.max_attempts
+
+
 @pytest.mark.timeout(10)
 def test_a_retry_after_beyond_the_time_budget_raises_at_once_instead_of_sleeping(
     emulator: Emulator, settings: AstroSettings

@@ -121,7 +121,28 @@ def test_a_burst_of_server_errors_while_cleaning_up_is_ridden_out(emulator: Emul
     assert lists == [500] * 6 + [200]
 
 
-def test_a_retry_after_longer_than_the_clients_patience_is_waited_out_by_the_clean_up(emulator: Emulator) -> None:
+def test_a_create_refused_with_429s_more_often_than_it_may_retry_waits_each_out_and_makes_one_key(
+    emulator: Emulator,
+) -> None:
+    # Two stacks sharing one API token: the other stack's requests keep the API's bucket empty.
+    # Each 429 says the request was not done, so it is sent again after its Retry-After, however
+    # few retries maxRetries allows, and the key is made once, marker and all.
+    provider = provider_for(emulator, maxRetries="0")
+    emulator.inject_fault("POST", CREATE, status=429, retry_after=1, count=2)
+    emulator.inject_fault("POST", r"/tokens/c[a-z0-9]{24}$", status=429, retry_after=1, count=2)
+
+    started = time.monotonic()
+    created = create(provider, emulator)
+
+    assert time.monotonic() - started >= 4.0, "each Retry-After must be waited out"
+    live = tokens_named(emulator, "ci")
+    assert list(live) == [created.id]
+    assert live[created.id]["description"] == ""
+    posts = [("create" if r["path"].endswith("/tokens") else "describe", r["status"]) for r in emulator.requests() if r["method"] == "POST"]
+    assert posts == [("create", 429)] * 2 + [("create", 200)] + [("describe", 429)] * 2 + [("describe", 200)]
+
+
+def test_429s_on_the_clean_ups_listing_are_waited_out_however_few_retries_are_allowed(emulator: Emulator) -> None:
     provider = provider_for(emulator, maxRetries="0")
     emulator.inject_fault("POST", CREATE, action="commit-then-drop")
     emulator.inject_fault("GET", LIST, status=429, retry_after=1, count=3)

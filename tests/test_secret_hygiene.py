@@ -68,7 +68,8 @@ for name in ("pulumi_astrokeys", "httpx", "httpcore"):
 #: The CLI's own logging: debug diagnostics, and verbose logs at level 11 to stderr, passed on
 #: to the plugins it starts.
 CLI_DEBUG: dict[str, Any] = {"debug": True, "log_verbosity": 11, "log_to_std_err": True, "log_flow": True}
-ONCE = RetryPolicy(max_attempts=1)
+# One try whatever the answer: a 429 spends no attempt, so no time left for a second is what ends it.
+ONCE = RetryPolicy(max_attempts=1, max_elapsed=0.0)
 
 
 class Traces:
