@@ -19,8 +19,11 @@ median of the per-iteration ratios. The loop keeps under the documented limits (
 ``up`` figures measure.
 
 The packaged provider plugin (``pulumi-resource-astrokeys``) is timed beside them, the same
-calls with the same properties in its camelCase names, against the same floor: its figures
-say what the second front door costs per call.
+calls with the same properties in its camelCase names, against its own floor: the same calls
+to a no-op plugin on the same SDK interface (:mod:`benchmarks.noop_plugin`,
+``pulumi.provider.experimental`` on a ``grpc.aio`` server, configured alike) plus the same
+bare requests. The SDK's provider server costs a call something else than the dynamic
+provider's, so each front door is measured against a no-op on its own path.
 
 It runs twice: at loopback speed (the emulator answers in about a millisecond) and
 with the emulator holding every Astro request for the round trip of a real network
@@ -29,11 +32,13 @@ with the emulator holding every Astro request for the round trip of a real netwo
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from grpc_provider import emulator_provider_process
+from grpc_provider import DynamicProviderProcess, emulator_provider_process
+from grpc_provider.client import provider_environment
 from grpc_provider.flavours import PLUGIN
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -60,6 +65,18 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def noop_plugin_process(emulator: Any) -> DynamicProviderProcess:
+    """The no-op plugin (:mod:`benchmarks.noop_plugin`), started and configured as
+    ``emulator_plugin_process`` starts the packaged one: the provider's inputs, none from the environment."""
+    env = provider_environment({}, "project", "stack", "organization")
+    for var in emulator.env():
+        env.pop(var, None)
+    process = DynamicProviderProcess(env, command=[sys.executable, "-m", "benchmarks.noop_plugin", "127.0.0.1:1"])
+    config = {"host": emulator.host, "organizationId": emulator.organization_id, "apiToken": emulator.api_token}
+    process.configure_inputs("astrokeys", config, secret_keys=["apiToken"])
+    return process
+
+
 def run() -> list[Figure]:
     figures = _run(latency=0.0, label="provider_call_over_noop_call_plus_bare_http", target=TARGET_AT_LOOPBACK)
     figures += _run(
@@ -75,7 +92,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
     warm_up = 2 if quick() else WARM_UP
     blobs = {"provider": serialize_provider(DeploymentApiKeyProvider()), "noop": serialize_provider(NoopKeyProvider())}
     times: dict[str, dict[str, list[float]]] = {
-        way: {op: [] for op in OPS} for way in ("provider", "packaged", "noop", "bare")
+        way: {op: [] for op in OPS} for way in ("provider", "packaged", "noop", "noop_plugin", "bare")
     }
     with emulator_process(rate_limits=False) as emulator:
         deployment = emulator.deployment_ids[0]
@@ -83,6 +100,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
             emulator.inject_fault("*", r"^/v1/", action="delay", delay_seconds=latency, count=10**9)
         processes = {way: emulator_provider_process(emulator, "astrokeys-bench", "bench") for way in blobs}
         packaged = PLUGIN.start(emulator)
+        noop_plugin = noop_plugin_process(emulator)
         bare = emulator.client()
         try:
 
@@ -99,9 +117,9 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
                 news = {"deployment_id": deployment, "name": f"{way}-{index}", "__provider": blobs[way]}
                 return calls(processes[way], URN, news)
 
-            def through_the_plugin(index: int) -> dict[str, float]:
-                news = PLUGIN.props({"deployment_id": deployment, "name": f"packaged-{index}"})
-                return calls(packaged, PLUGIN_URN, news)
+            def through_a_plugin(way: str, process: Any, index: int) -> dict[str, float]:
+                news = PLUGIN.props({"deployment_id": deployment, "name": f"{way}-{index}"})
+                return calls(process, PLUGIN_URN, news)
 
             def bare_requests(index: int) -> dict[str, float]:
                 def create_requests() -> str:
@@ -124,8 +142,9 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
 
             ways: dict[str, Callable[[int], dict[str, float]]] = {
                 "provider": lambda i: through("provider", i),
-                "packaged": through_the_plugin,
+                "packaged": lambda i: through_a_plugin("packaged", packaged, i),
                 "noop": lambda i: through("noop", i),
+                "noop_plugin": lambda i: through_a_plugin("noop_plugin", noop_plugin, i),
                 "bare": bare_requests,
             }
             names = list(ways)
@@ -140,7 +159,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
                 time.sleep(max(0.0, ITERATION_SECONDS - (time.monotonic() - started)))
         finally:
             bare.close()
-            for process in [*processes.values(), packaged]:
+            for process in [*processes.values(), packaged, noop_plugin]:
                 process.close()
         emulator.clear_faults()
         leftover = [t for t in emulator.list_all_tokens() if t["scope"] == "DEPLOYMENT"]
@@ -148,14 +167,17 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
 
     figures: list[Figure] = []
     for op in OPS:
-        provider, packaged, noop, bare_ = (times[way][op] for way in ("provider", "packaged", "noop", "bare"))
+        provider, packaged, noop, noop_plugin, bare_ = (
+            times[way][op] for way in ("provider", "packaged", "noop", "noop_plugin", "bare")
+        )
         ratios = [p / (n + b) for p, n, b in zip(provider, noop, bare_, strict=True)]
         figures.append(report(Figure(f"{label}.{op}", median(ratios), target, unit="x")))
-        packaged_ratios = [p / (n + b) for p, n, b in zip(packaged, noop, bare_, strict=True)]
+        packaged_ratios = [p / (n + b) for p, n, b in zip(packaged, noop_plugin, bare_, strict=True)]
         figures.append(report(Figure(f"packaged_{label}.{op}", median(packaged_ratios), target, unit="x")))
         note(
             f"{op}: dynamic provider {median(provider) * 1000:.1f} ms, packaged {median(packaged) * 1000:.1f} ms "
-            f"({median([k / d for k, d in zip(packaged, provider, strict=True)]):.2f}x the dynamic); floor: no-op "
-            f"provider {median(noop) * 1000:.1f} ms + bare HTTP {median(bare_) * 1000:.1f} ms (medians of {iterations})"
+            f"({median([k / d for k, d in zip(packaged, provider, strict=True)]):.2f}x the dynamic); floors: no-op "
+            f"dynamic provider {median(noop) * 1000:.1f} ms, no-op plugin {median(noop_plugin) * 1000:.1f} ms; "
+            f"bare HTTP {median(bare_) * 1000:.1f} ms (medians of {iterations})"
         )
     return figures
