@@ -204,6 +204,7 @@ class AstroClient:
         # Computed once: the limiter keys its buckets by the token's digest, never the token.
         self._pacing_key = fingerprint(settings.api_token.get_secret_value())
         self._server_clock_offset: Optional[float] = None
+        self._last_date: tuple[str, float] = ("", 0.0)  # a Date header and its time, parsed once a second
         # Parsed once: every request's log line and error name the path under it.
         self._organization_path = httpx.URL(settings.organization_url).path
 
@@ -507,12 +508,15 @@ class AstroClient:
     def _note_server_date(self, header: Optional[str]) -> None:
         if not header:
             return
-        try:
-            server_now = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return
+        last_header, server_now = self._last_date
+        if header != last_header:
+            try:
+                server_now = parsedate_to_datetime(header).timestamp()
+            except (TypeError, ValueError):
+                return
+            self._last_date = (header, server_now)
         # The header has whole seconds: assume the middle of that second.
-        self._server_clock_offset = server_now.timestamp() + 0.5 - time.time()
+        self._server_clock_offset = server_now + 0.5 - time.time()
 
 
 

@@ -43,7 +43,7 @@ from pulumi.runtime import rpc
 from .. import _schema
 from .._errors import AstroKeysError
 from .engine_log import about
-from .schema import CONFIG_PROPERTIES, PACKAGE, pulumi_name
+from .schema import CONFIG_PROPERTIES, PACKAGE, pulumi_name, python_name
 from .values import UNKNOWN, from_wire, secret_names, to_wire, unknown
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class AstroKeysProvider(Provider):
         from .._operations import read_key
 
         props = from_wire(request.properties)
-        old_inputs = from_wire(request.inputs)
+        old_inputs = {python_name(name) for name in request.inputs}
         if not props and not old_inputs:
             return await self._adopt(request.urn, request.resource_id)
         result = await _step(request.urn, lambda: read_key(_client(), request.resource_id, props))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from typing import Any
@@ -75,12 +76,15 @@ _CONFIG_DESCRIPTIONS: Mapping[str, str] = {
 }
 
 
+# Both run for every property of every call: a few dozen names, converted once each.
+@lru_cache(maxsize=1024)
 def pulumi_name(name: str) -> str:
     """A property's name in Pulumi's languages: ``expiry_period_in_days`` is ``expiryPeriodInDays``."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+@lru_cache(maxsize=1024)
 def python_name(name: str) -> str:
     """A property's name in this package's core: ``expiryPeriodInDays`` is ``expiry_period_in_days``."""
     return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)

@@ -39,8 +39,10 @@ def unknown(*, secret: bool = False) -> PropertyValue:
 def _core_value(value: PropertyValue, rename_keys: bool) -> Any:
     """One value as the core takes it; ``rename_keys``: its object keys are schema names."""
     inner = value.value
-    if isinstance(inner, Computed):
-        plain: Any = UNKNOWN
+    if inner is None or isinstance(inner, (str, bool, float)):
+        plain: Any = inner
+    elif isinstance(inner, Computed):
+        plain = UNKNOWN
     elif isinstance(inner, Mapping):
         plain = {(python_name(k) if rename_keys else k): _core_value(v, False) for k, v in inner.items()}
     elif isinstance(inner, Sequence) and not isinstance(inner, str):
@@ -52,7 +54,11 @@ def _core_value(value: PropertyValue, rename_keys: bool) -> Any:
 
 def from_wire(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
     """The core's view of ``props``: snake_case names, plain values, secrets as engine secret markers."""
-    return {python_name(name): _core_value(value, python_name(name) in _LISTS_OF_OBJECTS) for name, value in props.items()}
+    plain = {}
+    for name, value in props.items():
+        core_name = python_name(name)
+        plain[core_name] = _core_value(value, core_name in _LISTS_OF_OBJECTS)
+    return plain
 
 
 def secret_names(props: Mapping[str, PropertyValue]) -> frozenset[str]:
@@ -60,30 +66,28 @@ def secret_names(props: Mapping[str, PropertyValue]) -> frozenset[str]:
     return frozenset(python_name(name) for name, value in props.items() if value.contains_secret())
 
 
-def _wire(value: Any, rename_keys: bool) -> PropertyValue:
-    """One core value as the engine takes it; ``rename_keys`` as for :func:`_core_value`."""
+def _wire(value: Any, rename_keys: bool, secret: bool = False) -> PropertyValue:
+    """One core value as the engine takes it, secret when ``secret`` or marked so; ``rename_keys`` as for
+    :func:`_core_value`."""
     if rpc.is_rpc_secret(value):
-        return _wire(rpc.unwrap_rpc_secret(value), rename_keys).with_secret(True)
+        return _wire(rpc.unwrap_rpc_secret(value), rename_keys, True)
     if value is None or isinstance(value, (bool, str)):
-        return PropertyValue(value)
+        return PropertyValue(value, is_secret=secret)
     if isinstance(value, (int, float)):
-        return PropertyValue(float(value))  # the SDK's numbers are floats only
+        return PropertyValue(float(value), is_secret=secret)  # the SDK's numbers are floats only
     if isinstance(value, Mapping):
-        return PropertyValue({(pulumi_name(k) if rename_keys else k): _wire(v, False) for k, v in value.items()})
+        wired = {(pulumi_name(k) if rename_keys else k): _wire(v, False) for k, v in value.items()}
+        return PropertyValue(wired, is_secret=secret)
     if isinstance(value, (list, tuple)):
-        return PropertyValue([_wire(v, rename_keys) for v in value])
+        return PropertyValue([_wire(v, rename_keys) for v in value], is_secret=secret)
     raise TypeError(f"a property value cannot be {type(value).__name__}")
 
 
 def to_wire(props: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, PropertyValue]:
     """``props`` for the engine: camelCase names; the schema's secret outputs and the names in
     ``secret`` marked secret (``None`` values left out)."""
-    wired = {}
-    for name, value in props.items():
-        if value is None or name.startswith("__"):
-            continue
-        prop = _wire(value, name in _LISTS_OF_OBJECTS)
-        if name in _schema.SECRET_OUTPUTS or name in secret:
-            prop = prop.with_secret(True)
-        wired[pulumi_name(name)] = prop
-    return wired
+    return {
+        pulumi_name(name): _wire(value, name in _LISTS_OF_OBJECTS, name in _schema.SECRET_OUTPUTS or name in secret)
+        for name, value in props.items()
+        if value is not None and not name.startswith("__")
+    }
