@@ -10,6 +10,13 @@ is the SDK's own price of a call through that interface: unmarshalling the reque
 properties and marshalling the answer's, on the server's event loop. The servicer is the
 SDK's own, not the package's :class:`~pulumi_astrokeys.plugin.server.OneSentenceServicer`,
 whose few lines around each call are the package's to pay.
+
+With ``--bare-http`` it is the floor's two parts in one process: each ``create``, ``read``
+and ``delete`` also sends the bare requests of that operation (those of
+:mod:`benchmarks.provider_overhead`) with httpx, to the host, organization and API token it
+was configured with, on the server's event loop. What that costs beyond the no-op call plus
+the same requests sent from another process is the price of putting the two together, which
+no provider doing the requests can avoid.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Optional
 
 import grpc.aio
+import httpx
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckRequest,
@@ -41,10 +50,24 @@ VERSION = "0.0.0"
 
 
 class NoopKeyPlugin(Provider):
-    """Every call answers at once; ``create`` echoes the inputs beside key-like outputs, ``read`` echoes the state."""
+    """Every call answers at once; ``create`` echoes the inputs beside key-like outputs, ``read`` echoes the state.
+
+    ``bare_http``: each call also sends its operation's bare requests (see the module's docstring)."""
+
+    def __init__(self, *, bare_http: bool = False) -> None:
+        self._bare_http = bare_http
+        self._http: Optional[httpx.Client] = None
 
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
-        """Accept the settings unread, answering what the packaged provider answers."""
+        """Answer what the packaged provider answers; with ``bare_http``, open a client on the configured API."""
+        if self._bare_http:
+            host, organization, token = (request.args[key].value for key in ("host", "organizationId", "apiToken"))
+            self._http = httpx.Client(
+                base_url=f"{host}/v1/organizations/{organization}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+                trust_env=False,
+            )
         return ConfigureResponse(
             accept_secrets=True, supports_preview=True, accept_resources=True, accept_outputs=False
         )
@@ -57,6 +80,18 @@ class NoopKeyPlugin(Provider):
         """A key's outputs, made up, beside the inputs; no API call."""
         name = request.properties.get("name")
         key_id = f"noop-{name.value if name is not None else ''}"
+        if self._http is not None:
+            deployment = request.properties["deploymentId"].value
+            self._http.get(f"/deployments/{deployment}").raise_for_status().json()
+            body = {
+                "name": name.value if name else "",
+                "description": "marker",
+                "scope": "DEPLOYMENT",
+                "entityId": deployment,
+                "role": "DEPLOYMENT_ADMIN",
+            }
+            key_id = str(self._http.post("/tokens", json=body).raise_for_status().json()["id"])
+            self._http.post(f"/tokens/{key_id}", json={"name": body["name"], "description": ""}).raise_for_status()
         outputs = {
             **request.properties,
             "keyId": PropertyValue(key_id),
@@ -72,22 +107,27 @@ class NoopKeyPlugin(Provider):
 
     async def read(self, request: ReadRequest) -> ReadResponse:
         """The state as given: the key is there, unchanged."""
+        if self._http is not None:
+            self._http.get(f"/tokens/{request.resource_id}").raise_for_status().json()
         return ReadResponse(resource_id=request.resource_id, properties=request.properties, inputs=request.inputs)
 
     async def delete(self, request: DeleteRequest) -> None:
-        """Nothing to delete."""
+        """Nothing to delete (with ``bare_http``, the token)."""
+        if self._http is not None:
+            self._http.delete(f"/tokens/{request.resource_id}").raise_for_status()
 
 
 def serve(args: Sequence[str]) -> None:
     """Serve :class:`NoopKeyPlugin` as :func:`pulumi_astrokeys.plugin.server.serve` serves the packaged
     provider (same server options, loopback, the port on stdout), on the SDK's servicer."""
     if len(args) < 1:
-        raise SystemExit("usage: python -m benchmarks.noop_plugin <engine address>")
+        raise SystemExit("usage: python -m benchmarks.noop_plugin <engine address> [--bare-http]")
     engine = args[0]
+    plugin = NoopKeyPlugin(bare_http="--bare-http" in args[1:])
 
     async def run() -> None:
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-        servicer = ProviderServicer(list(args), VERSION, NoopKeyPlugin(), engine_address=engine)
+        servicer = ProviderServicer(list(args), VERSION, plugin, engine_address=engine)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()

@@ -23,7 +23,9 @@ calls with the same properties in its camelCase names, against its own floor: th
 to a no-op plugin on the same SDK interface (:mod:`benchmarks.noop_plugin`,
 ``pulumi.provider.experimental`` on a ``grpc.aio`` server, configured alike) plus the same
 bare requests. The SDK's provider server costs a call something else than the dynamic
-provider's, so each front door is measured against a no-op on its own path.
+provider's, so each front door is measured against a no-op on its own path. Beside them, a
+note times the same no-op plugin sending the bare requests itself (``--bare-http``): the two
+parts of the floor in one process, which costs more than their sum whatever a provider does.
 
 It runs twice: at loopback speed (the emulator answers in about a millisecond) and
 with the emulator holding every Astro request for the round trip of a real network
@@ -65,13 +67,15 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def noop_plugin_process(emulator: Any) -> DynamicProviderProcess:
+def noop_plugin_process(emulator: Any, *, bare_http: bool = False) -> DynamicProviderProcess:
     """The no-op plugin (:mod:`benchmarks.noop_plugin`), started and configured as
-    ``emulator_plugin_process`` starts the packaged one: the provider's inputs, none from the environment."""
+    ``emulator_plugin_process`` starts the packaged one: the provider's inputs, none from the environment.
+    ``bare_http``: its calls send the bare requests themselves."""
     env = provider_environment({}, "project", "stack", "organization")
     for var in emulator.env():
         env.pop(var, None)
-    process = DynamicProviderProcess(env, command=[sys.executable, "-m", "benchmarks.noop_plugin", "127.0.0.1:1"])
+    command = [sys.executable, "-m", "benchmarks.noop_plugin", "127.0.0.1:1"] + (["--bare-http"] if bare_http else [])
+    process = DynamicProviderProcess(env, command=command)
     config = {"host": emulator.host, "organizationId": emulator.organization_id, "apiToken": emulator.api_token}
     process.configure_inputs("astrokeys", config, secret_keys=["apiToken"])
     return process
@@ -92,7 +96,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
     warm_up = 2 if quick() else WARM_UP
     blobs = {"provider": serialize_provider(DeploymentApiKeyProvider()), "noop": serialize_provider(NoopKeyProvider())}
     times: dict[str, dict[str, list[float]]] = {
-        way: {op: [] for op in OPS} for way in ("provider", "packaged", "noop", "noop_plugin", "bare")
+        way: {op: [] for op in OPS} for way in ("provider", "packaged", "noop", "noop_plugin", "bare_plugin", "bare")
     }
     with emulator_process(rate_limits=False) as emulator:
         deployment = emulator.deployment_ids[0]
@@ -101,6 +105,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
         processes = {way: emulator_provider_process(emulator, "astrokeys-bench", "bench") for way in blobs}
         packaged = PLUGIN.start(emulator)
         noop_plugin = noop_plugin_process(emulator)
+        bare_plugin = noop_plugin_process(emulator, bare_http=True)
         bare = emulator.client()
         try:
 
@@ -145,6 +150,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
                 "packaged": lambda i: through_a_plugin("packaged", packaged, i),
                 "noop": lambda i: through("noop", i),
                 "noop_plugin": lambda i: through_a_plugin("noop_plugin", noop_plugin, i),
+                "bare_plugin": lambda i: through_a_plugin("bare_plugin", bare_plugin, i),
                 "bare": bare_requests,
             }
             names = list(ways)
@@ -159,7 +165,7 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
                 time.sleep(max(0.0, ITERATION_SECONDS - (time.monotonic() - started)))
         finally:
             bare.close()
-            for process in [*processes.values(), packaged, noop_plugin]:
+            for process in [*processes.values(), packaged, noop_plugin, bare_plugin]:
                 process.close()
         emulator.clear_faults()
         leftover = [t for t in emulator.list_all_tokens() if t["scope"] == "DEPLOYMENT"]
@@ -167,8 +173,8 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
 
     figures: list[Figure] = []
     for op in OPS:
-        provider, packaged, noop, noop_plugin, bare_ = (
-            times[way][op] for way in ("provider", "packaged", "noop", "noop_plugin", "bare")
+        provider, packaged, noop, noop_plugin, bare_plugin, bare_ = (
+            times[way][op] for way in ("provider", "packaged", "noop", "noop_plugin", "bare_plugin", "bare")
         )
         ratios = [p / (n + b) for p, n, b in zip(provider, noop, bare_, strict=True)]
         figures.append(report(Figure(f"{label}.{op}", median(ratios), target, unit="x")))
@@ -179,5 +185,10 @@ def _run(*, latency: float, label: str, target: float) -> list[Figure]:
             f"({median([k / d for k, d in zip(packaged, provider, strict=True)]):.2f}x the dynamic); floors: no-op "
             f"dynamic provider {median(noop) * 1000:.1f} ms, no-op plugin {median(noop_plugin) * 1000:.1f} ms; "
             f"bare HTTP {median(bare_) * 1000:.1f} ms (medians of {iterations})"
+        )
+        in_one = [p / (n + b) for p, n, b in zip(bare_plugin, noop_plugin, bare_, strict=True)]
+        note(
+            f"{op}: the no-op plugin sending the bare requests itself {median(bare_plugin) * 1000:.1f} ms, "
+            f"{median(in_one):.2f}x the packaged provider's floor"
         )
     return figures
