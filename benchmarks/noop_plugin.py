@@ -1,8 +1,8 @@
 """The packaged provider plugin's floor: a no-op plugin on the same SDK interface and gRPC server.
 
-``python -m benchmarks.noop_plugin <engine address>`` serves :class:`NoopKeyPlugin` the way
-``pulumi-resource-astrokeys`` serves :class:`~pulumi_astrokeys.plugin.provider.AstroKeysProvider`
-(:func:`pulumi_astrokeys.plugin.server.serve`): the SDK's ``pulumi.provider.experimental``
+``python -m benchmarks.noop_plugin <engine address>`` serves :class:`NoopKeyPlugin` with the
+function ``pulumi-resource-astrokeys`` serves :class:`~pulumi_astrokeys.plugin.provider.AstroKeysProvider`
+with (:func:`pulumi_astrokeys.plugin.server.serve`): the SDK's ``pulumi.provider.experimental``
 servicer on a ``grpc.aio`` server, on loopback, the port on stdout. Its ``configure``,
 ``check``, ``create``, ``read`` and ``delete`` return at once, with the key's inputs and
 outputs in their camelCase names (the secret kept secret). Whatever one of its calls costs
@@ -21,12 +21,10 @@ no provider doing the requests can avoid.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Sequence
 from typing import Optional
 
-import grpc.aio
 import httpx
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
@@ -42,7 +40,8 @@ from pulumi.provider.experimental.provider import (
     ReadResponse,
 )
 from pulumi.provider.experimental.server import ProviderServicer
-from pulumi.runtime.proto import provider_pb2_grpc
+
+from pulumi_astrokeys.plugin.server import serve as serve_plugin
 
 __all__ = ["NoopKeyPlugin", "main", "serve"]
 
@@ -118,27 +117,12 @@ class NoopKeyPlugin(Provider):
 
 
 def serve(args: Sequence[str]) -> None:
-    """Serve :class:`NoopKeyPlugin` as :func:`pulumi_astrokeys.plugin.server.serve` serves the packaged
-    provider (same server options, loopback, the port on stdout), on the SDK's servicer."""
+    """Serve :class:`NoopKeyPlugin` with :func:`pulumi_astrokeys.plugin.server.serve`, which serves the packaged
+    provider (same server options, loopback, the port on stdout), on the SDK's own servicer."""
     if len(args) < 1:
         raise SystemExit("usage: python -m benchmarks.noop_plugin <engine address> [--bare-http]")
-    engine = args[0]
     plugin = NoopKeyPlugin(bare_http="--bare-http" in args[1:])
-
-    async def run() -> None:
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-        servicer = ProviderServicer(list(args), VERSION, plugin, engine_address=engine)
-        provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        sys.stdout.write(f"{port}\n")
-        sys.stdout.flush()
-        await server.wait_for_termination()
-
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
+    serve_plugin(list(args), VERSION, plugin, servicer_class=ProviderServicer)
 
 
 def main() -> None:

@@ -108,13 +108,18 @@ def engine_address(args: Sequence[str]) -> str:
     return str(known.engine)
 
 
-def serve(args: Sequence[str], version: str, provider: Provider) -> None:
-    """Serve ``provider`` until the engine stops the plugin: print the port, answer gRPC on loopback."""
+def serve(
+    args: Sequence[str], version: str, provider: Provider, *, servicer_class: type[ProviderServicer] = OneSentenceServicer
+) -> None:
+    """Serve ``provider`` until the engine stops the plugin: print the port, answer gRPC on loopback.
+
+    ``servicer_class``: what answers the engine (the SDK's own servicer serves the benchmarks' no-op plugin).
+    """
     engine = engine_address(args)
 
     async def run() -> None:
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-        servicer = OneSentenceServicer(list(args), version, provider, engine_address=engine)
+        servicer = servicer_class(list(args), version, provider, engine_address=engine)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
