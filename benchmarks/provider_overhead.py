@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grpc_provider import DynamicProviderProcess, emulator_provider_process
-from grpc_provider.client import provider_environment
+from grpc_provider.client import emulator_plugin_process
 from grpc_provider.flavours import PLUGIN
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -68,17 +68,10 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def noop_plugin_process(emulator: Any, *, bare_http: bool = False) -> DynamicProviderProcess:
-    """The no-op plugin (:mod:`benchmarks.noop_plugin`), started and configured as
-    ``emulator_plugin_process`` starts the packaged one: the provider's inputs, none from the environment.
+    """The no-op plugin (:mod:`benchmarks.noop_plugin`), started and configured as the packaged one is.
     ``bare_http``: its calls send the bare requests themselves."""
-    env = provider_environment({}, "project", "stack", "organization")
-    for var in emulator.env():
-        env.pop(var, None)
     command = [sys.executable, "-m", "benchmarks.noop_plugin", "127.0.0.1:1"] + (["--bare-http"] if bare_http else [])
-    process = DynamicProviderProcess(env, command=command)
-    config = {"host": emulator.host, "organizationId": emulator.organization_id, "apiToken": emulator.api_token}
-    process.configure_inputs("astrokeys", config, secret_keys=["apiToken"])
-    return process
+    return emulator_plugin_process(emulator, command=command)
 
 
 def run() -> list[Figure]:

@@ -40,8 +40,8 @@ __all__ = [
     "fault_kind",
     "judge",
     "kinds_injected",
-    "split",
     "must_absorb",
+    "split",
 ]
 
 # How a sentence cites the API's answer: the request ID the error prints.

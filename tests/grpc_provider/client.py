@@ -371,14 +371,16 @@ def emulator_plugin_process(
     engine_pipe: bool = False,
     inputs: Optional[Mapping[str, Any]] = None,
     credentials: bool = True,
+    command: Optional[Sequence[str]] = None,
 ) -> DynamicProviderProcess:
     """The packaged provider plugin (``pulumi-resource-astrokeys``), configured as the engine configures
     the default provider for ``emulator``: credentials as provider inputs only (none without
-    ``credentials``), none from the environment; plus ``inputs``."""
+    ``credentials``), none from the environment; plus ``inputs``. ``command``: another plugin
+    to start and configure so (default :func:`plugin_command`)."""
     env = provider_environment({}, "project", "stack", "organization")
     for var in emulator.env():
         env.pop(var, None)
-    process = DynamicProviderProcess(env, engine_pipe=engine_pipe, command=plugin_command())
+    process = DynamicProviderProcess(env, engine_pipe=engine_pipe, command=command or plugin_command())
     config: dict[str, Any] = {"host": emulator.host}
     if credentials:
         config.update(organizationId=emulator.organization_id, apiToken=emulator.api_token)
