@@ -21,7 +21,7 @@ median of the per-iteration ratios. The loop keeps under the documented limits (
 The packaged provider plugin (``pulumi-resource-astrokeys``) is timed beside them, the same
 calls with the same properties in its camelCase names, against its own floor: the same calls
 to a no-op plugin on the same SDK interface (:mod:`benchmarks.noop_plugin`,
-``pulumi.provider.experimental`` on a ``grpc.aio`` server, configured alike) plus the same
+``pulumi.provider.experimental`` on the packaged provider's own server, configured alike) plus the same
 bare requests. The SDK's provider server costs a call something else than the dynamic
 provider's, so each front door is measured against a no-op on its own path. Beside them, a
 note times the same no-op plugin sending the bare requests itself (``--bare-http``): the two

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -341,6 +342,29 @@ def test_a_key_of_another_scope_is_refused_in_one_sentence(emulator: Emulator, p
         plugin.read(URN, token_id, {}, {})
     assert f"API token {token_id} is not a Deployment API key" in refused.value.message
     assert "\n" not in refused.value.detail
+
+
+# -- calls at once -------------------------------------------------------------------------------
+
+
+def test_calls_waiting_on_the_api_hold_up_no_other_call(emulator: Emulator, plugin: DynamicProviderProcess) -> None:
+    checked, key_id, outs = created(plugin, emulator)
+    waiting = 8  # more than a thread pool of the machine's size (2 cores) would run at once
+    hold = emulator.inject_fault("GET", rf"/tokens/{key_id}$", action="hold", count=waiting)
+
+    def meanwhile() -> None:
+        other_checked, other_id, other_outs = created(plugin, emulator, name="other")
+        assert plugin.read(URN, other_id, other_outs, other_checked)[0] == other_id
+        plugin.delete(URN, other_id, other_outs, other_checked)
+
+    with ThreadPoolExecutor(waiting) as pool:
+        reads = [pool.submit(plugin.read, URN, key_id, outs, checked) for _ in range(waiting)]
+        # Well inside the requests' own timeout (30 s), after which a held one would give its thread up.
+        emulator.wait_until_held(hold, count=waiting, timeout=15)
+        meanwhile()
+        emulator.release(hold)
+        assert [read.result()[0] for read in reads] == [key_id] * waiting
+    assert [t["id"] for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "DEPLOYMENT"] == [key_id]
 
 
 # -- the engine's end ----------------------------------------------------------------------------

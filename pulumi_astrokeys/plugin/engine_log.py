@@ -23,7 +23,7 @@ _urn: contextvars.ContextVar[str] = contextvars.ContextVar("astrokeys_urn", defa
 
 @contextmanager
 def about(urn: str) -> Iterator[None]:
-    """Attach the records logged inside (on this task, and threads it starts with ``asyncio.to_thread``) to ``urn``."""
+    """Attach the records logged inside (on this thread) to ``urn``."""
     token = _urn.set(urn)
     try:
         yield

@@ -3,14 +3,14 @@
 Every step is the core's (:mod:`pulumi_astrokeys._inputs` checks and diffs,
 :mod:`pulumi_astrokeys._operations` creates, reads, updates and deletes); this class only
 converts names and values at the edge (:mod:`.values`) and runs the core's blocking
-steps on a worker thread, so the engine's parallel calls are served at once. What the
+steps as they are: the server runs each call on a thread of its own (:mod:`.server`), so
+the engine's parallel calls are served at once. What the
 SDK's interface needs worked around is said where it is done; docs/packaged-provider.md
 lists it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -131,7 +131,7 @@ class AstroKeysProvider(Provider):
         from .._inputs import key_diff
 
         olds, news = from_wire(request.old_state), from_wire(request.new_inputs)
-        replaces, in_place = await _step(
+        replaces, in_place = _step(
             request.urn, lambda: key_diff(olds, news, key_id=request.resource_id, client=_client)
         )
         detailed = {
@@ -164,7 +164,7 @@ class AstroKeysProvider(Provider):
         from .._operations import create_key
 
         props = from_wire(request.properties)
-        result = await _step(request.urn, lambda: create_key(_client(), props, owner=request.urn))
+        result = _step(request.urn, lambda: create_key(_client(), props, owner=request.urn))
         outs = dict(result.outs or {})
         outs[_schema.ADOPTED_OUTPUT] = False
         return CreateResponse(resource_id=result.id, properties=to_wire(outs, secret))
@@ -183,7 +183,7 @@ class AstroKeysProvider(Provider):
         old_inputs = {python_name(name) for name in request.inputs}
         if not props and not old_inputs:
             return await self._adopt(request.urn, request.resource_id)
-        result = await _step(request.urn, lambda: read_key(_client(), request.resource_id, props))
+        result = _step(request.urn, lambda: read_key(_client(), request.resource_id, props))
         if not result.id:
             return ReadResponse(resource_id="", properties={}, inputs={})
         outs = dict(result.outs or {})
@@ -208,7 +208,7 @@ class AstroKeysProvider(Provider):
                 )
             return result
 
-        result = await _step(urn, adopt)
+        result = _step(urn, adopt)
         outs = dict(result.outs or {})
         outs[_schema.ADOPTED_OUTPUT] = True
         with about(urn):
@@ -232,7 +232,7 @@ class AstroKeysProvider(Provider):
         from .._operations import update_in_place
 
         olds, news = from_wire(request.olds), from_wire(request.news)
-        outs = await _step(request.urn, lambda: update_in_place(olds, news))
+        outs = _step(request.urn, lambda: update_in_place(olds, news))
         return UpdateResponse(properties=to_wire(outs, secret_names(request.olds) | secret_names(request.news)))
 
     async def delete(self, request: DeleteRequest) -> None:
@@ -240,7 +240,7 @@ class AstroKeysProvider(Provider):
         from .._operations import delete_key
 
         props = from_wire(request.properties)
-        await _step(request.urn, lambda: delete_key(_client(), request.resource_id, props))
+        _step(request.urn, lambda: delete_key(_client(), request.resource_id, props))
 
 
 def _client() -> AstroClient:
@@ -250,14 +250,14 @@ def _client() -> AstroClient:
     return runtime.client()
 
 
-async def _step(urn: str, step: Callable[[], _T]) -> _T:
-    """Run a blocking step of the core for the resource ``urn`` on a worker thread (its records
+def _step(urn: str, step: Callable[[], _T]) -> _T:
+    """Run a blocking step of the core for the resource ``urn`` on the call's thread (its records
     shown under that resource); its failure as one sentence in the user's names."""
     from .._provider_process import run_step
 
     try:
         with about(urn):
-            return await asyncio.to_thread(run_step, step)
+            return run_step(step)
     except AstroKeysError as error:
         error.args = (in_pulumi_words(str(error)),)
         raise error from None

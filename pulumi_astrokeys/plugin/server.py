@@ -1,24 +1,32 @@
-"""Serve the provider over gRPC: the SDK's servicer, with each failure of a key as one sentence.
+"""Serve the provider over gRPC: the SDK's servicer, each call on a thread of its own, each failure of a key as one sentence.
+
+The core is blocking (one HTTP request after another, pacing waits), like the dynamic
+provider's, so the plugin is served the way ``pulumi.dynamic`` serves it: a synchronous
+gRPC server whose pool of threads runs each call from start to end, so that a call
+waiting on the API holds up no other. The SDK's servicer and the provider's methods are
+coroutines that never wait on anything but the provider's work (:class:`_CallsToTheEnd`
+runs each to its end on the call's thread); there is no event loop to hand each step to
+and back from, which at loopback speed would cost a call more than the SDK's own price.
 
 The SDK's :class:`~pulumi.provider.experimental.server.ProviderServicer` answers every
 exception of a provider method with the exception's text followed by its Python stack,
 which the engine shows the user verbatim (``Unexpected <class 'Exception'>: ...: File
 ...``). A failure of this package is one sentence, so :class:`OneSentenceServicer`
 answers the engine with that sentence alone; anything else (a bug) keeps the SDK's
-answer, stack included. The server is otherwise the SDK's ``main``: the engine's
-address as the one argument, the port on stdout.
+answer, stack included. Otherwise the server is the SDK's ``main``: the engine's address
+as the one argument, the port on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import inspect
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Optional
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional, TypeVar, cast
 
 import grpc
-import grpc.aio
 from pulumi.provider.experimental.provider import Provider
 from pulumi.provider.experimental.server import ProviderServicer
 from pulumi.runtime.proto import provider_pb2_grpc
@@ -28,9 +36,14 @@ from .._errors import KeyOperationError
 __all__ = ["OneSentenceServicer", "delete_first_autonaming", "engine_address", "serve"]
 
 _Handler = Callable[[Any, Any], Awaitable[Any]]
+_T = TypeVar("_T")
+
+# The engine sends its calls all at once (its parallelism is unbounded by default) and most of
+# them wait on the API's rate limits; more threads than this queue their calls.
+CALLS_AT_ONCE = 64
 
 
-async def _one_sentence(handler: _Handler, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+async def _one_sentence(handler: _Handler, request: Any, context: grpc.ServicerContext) -> Any:
     try:
         return await handler(request, context)
     except Exception as error:
@@ -38,7 +51,7 @@ async def _one_sentence(handler: _Handler, request: Any, context: grpc.aio.Servi
         # provider's own is the new one's context.
         cause = error.__context__ if not isinstance(error, KeyOperationError) else error
         if isinstance(cause, KeyOperationError):
-            await context.abort(grpc.StatusCode.UNKNOWN, str(cause))
+            context.abort(grpc.StatusCode.UNKNOWN, str(cause))
         raise
 
 
@@ -54,7 +67,7 @@ class OneSentenceServicer(ProviderServicer):
     async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802
         refusal = delete_first_autonaming(request)
         if refusal is not None:
-            await context.abort(grpc.StatusCode.UNKNOWN, refusal)
+            context.abort(grpc.StatusCode.UNKNOWN, refusal)
         return await _one_sentence(super().Check, request, context)
 
     async def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802
@@ -71,6 +84,32 @@ class OneSentenceServicer(ProviderServicer):
 
     async def Delete(self, request: Any, context: Any) -> Any:  # noqa: N802
         return await _one_sentence(super().Delete, request, context)
+
+
+def _to_the_end(call: Coroutine[Any, Any, _T]) -> _T:
+    """The result of ``call``, run on this thread; it may wait on nothing but the provider's work."""
+    try:
+        call.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    call.close()
+    raise RuntimeError("a provider call waited on an event loop; this server runs each call on a thread, with none")
+
+
+class _CallsToTheEnd:
+    """The servicer's methods as the synchronous server calls them: a coroutine's run to its end on the call's thread."""
+
+    def __init__(self, servicer: ProviderServicer) -> None:
+        self._servicer = servicer
+
+    def __getattr__(self, name: str) -> Callable[[Any, Any], Any]:
+        method = getattr(self._servicer, name)
+
+        def call(request: Any, context: Any) -> Any:
+            answer = method(request, context)
+            return _to_the_end(answer) if inspect.iscoroutine(answer) else answer
+
+        return call
 
 
 def delete_first_autonaming(request: Any) -> Optional[str]:
@@ -116,18 +155,18 @@ def serve(
     ``servicer_class``: what answers the engine (the SDK's own servicer serves the benchmarks' no-op plugin).
     """
     engine = engine_address(args)
-
-    async def run() -> None:
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-        servicer = servicer_class(list(args), version, provider, engine_address=engine)
-        provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        sys.stdout.write(f"{port}\n")
-        sys.stdout.flush()
-        await server.wait_for_termination()
-
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=CALLS_AT_ONCE, thread_name_prefix="astrokeys-call"),
+        options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+    )
+    servicer = servicer_class(list(args), version, provider, engine_address=engine)
+    calls = cast(provider_pb2_grpc.ResourceProviderServicer, _CallsToTheEnd(servicer))  # it has every method
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(calls, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    sys.stdout.write(f"{port}\n")
+    sys.stdout.flush()
     try:
-        asyncio.run(run())
+        server.wait_for_termination()
     except KeyboardInterrupt:
         pass
