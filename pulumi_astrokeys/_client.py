@@ -490,16 +490,16 @@ class AstroClient:
                 method=method,
                 path=display_path,
             ) from None
-        elapsed_ms = (time.monotonic() - started) * 1000
-        logger.debug(
-            "%s %s -> %d (attempt %d, %.0f ms, requestId=%s)",
-            method,
-            display_path,
-            response.status_code,
-            attempt,
-            elapsed_ms,
-            response.headers.get("X-Request-Id", "-"),
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d, %.0f ms, requestId=%s)",
+                method,
+                display_path,
+                response.status_code,
+                attempt,
+                (time.monotonic() - started) * 1000,
+                response.headers.get("X-Request-Id", "-"),
+            )
         self._note_server_date(response.headers.get("Date"))
         if response.is_success:
             return response

@@ -162,6 +162,20 @@ def test_read_always_answers_inputs_and_a_gone_key_only_by_an_empty_id(
     assert (gone_id, gone) == ("", {})
 
 
+def test_a_read_answers_what_changed_on_astro_in_both_properties_and_inputs(
+    emulator: Emulator, plugin: DynamicProviderProcess
+) -> None:
+    checked, key_id, outs = created(plugin, emulator, description="ci")
+    with emulator.client() as http:
+        http.post(f"/tokens/{key_id}", json={"name": "renamed", "description": "ci"}).raise_for_status()
+
+    _, refreshed, read_inputs = plugin.read(URN, key_id, outs, checked)
+    assert read_inputs is not None
+    assert (refreshed["name"], read_inputs["name"]) == ("renamed", "renamed")
+    assert (refreshed["description"], read_inputs["description"]) == ("ci", "ci")
+    assert holds_a_token(refreshed["secret"]) and refreshed["secret"] == outs["secret"]
+
+
 def test_an_update_at_preview_or_not_records_rotate_before_days_without_a_request(
     emulator: Emulator, plugin: DynamicProviderProcess
 ) -> None:

@@ -43,7 +43,7 @@ from pulumi.runtime import rpc
 from .. import _schema
 from .._errors import AstroKeysError
 from .engine_log import about
-from .schema import CONFIG_PROPERTIES, PACKAGE, pulumi_name, python_name
+from .schema import CONFIG_PROPERTIES, PACKAGE, pulumi_name
 from .values import UNKNOWN, from_wire, secret_names, to_wire, unknown
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ logger = logging.getLogger("pulumi_astrokeys")
 _T = TypeVar("_T")
 # An input's name as the core writes it in a message, to be given as the user's language writes it.
 _INPUT_WORDS = re.compile(r"\b(" + "|".join(name for name in _schema.INPUT_NAMES if "_" in name) + r"|dag_id|dag_tag)\b")
+
+
+_WIRE_INPUTS = frozenset(pulumi_name(name) for name in _schema.INPUT_NAMES)
 
 
 def in_pulumi_words(text: str) -> str:
@@ -180,8 +183,7 @@ class AstroKeysProvider(Provider):
         from .._operations import read_key
 
         props = from_wire(request.properties)
-        old_inputs = {python_name(name) for name in request.inputs}
-        if not props and not old_inputs:
+        if not props and not request.inputs:
             return await self._adopt(request.urn, request.resource_id)
         result = _step(request.urn, lambda: read_key(_client(), request.resource_id, props))
         if not result.id:
@@ -189,8 +191,10 @@ class AstroKeysProvider(Provider):
         outs = dict(result.outs or {})
         outs[_schema.ADOPTED_OUTPUT] = props.get(_schema.ADOPTED_OUTPUT) is True
         secret = secret_names(request.properties) | secret_names(request.inputs)
-        inputs = {name: outs.get(name) for name in _schema.INPUT_NAMES if name in old_inputs}
-        return ReadResponse(resource_id=result.id, properties=to_wire(outs, secret), inputs=to_wire(inputs, secret))
+        properties = to_wire(outs, secret, given=request.properties)
+        # The inputs the state had, as fresh as the properties (each is the same value).
+        inputs = {name: value for name, value in properties.items() if name in request.inputs and name in _WIRE_INPUTS}
+        return ReadResponse(resource_id=result.id, properties=properties, inputs=inputs)
 
     async def _adopt(self, urn: str, key_id: str) -> ReadResponse:
         from .._operations import missing_key_error, read_key

@@ -15,6 +15,7 @@ and works around two traps of the SDK's interface:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
@@ -28,6 +29,7 @@ __all__ = ["UNKNOWN", "from_wire", "secret_names", "to_wire", "unknown"]
 UNKNOWN: str = rpc.UNKNOWN
 """The engine's sentinel for a value not known yet (what a preview's unknown input arrives as)."""
 
+_NONE_GIVEN: Mapping[str, PropertyValue] = MappingProxyType({})
 _LISTS_OF_OBJECTS = frozenset({"dag_roles"})  # their items' keys are schema names; keepers' are the user's
 
 
@@ -63,7 +65,16 @@ def from_wire(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
 
 def secret_names(props: Mapping[str, PropertyValue]) -> frozenset[str]:
     """The (snake_case) names of the properties of ``props`` that are or hold a secret."""
-    return frozenset(python_name(name) for name, value in props.items() if value.contains_secret())
+    return frozenset(python_name(name) for name, value in props.items() if _holds_secret(value))
+
+
+def _holds_secret(value: PropertyValue) -> bool:
+    # A plain value is secret or not by its mark; only a list or an object is searched (the
+    # SDK's search asks the abstract collection types first, at every value).
+    if value.is_secret:
+        return True
+    inner = value.value
+    return not (inner is None or isinstance(inner, (str, bool, float))) and value.contains_secret()
 
 
 def _wire(value: Any, rename_keys: bool, secret: bool = False) -> PropertyValue:
@@ -83,11 +94,32 @@ def _wire(value: Any, rename_keys: bool, secret: bool = False) -> PropertyValue:
     raise TypeError(f"a property value cannot be {type(value).__name__}")
 
 
-def to_wire(props: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, PropertyValue]:
+def to_wire(
+    props: Mapping[str, Any], secret: frozenset[str] = frozenset(), *, given: Mapping[str, PropertyValue] = _NONE_GIVEN
+) -> dict[str, PropertyValue]:
     """``props`` for the engine: camelCase names; the schema's secret outputs and the names in
-    ``secret`` marked secret (``None`` values left out)."""
-    return {
-        pulumi_name(name): _wire(value, name in _LISTS_OF_OBJECTS, name in _schema.SECRET_OUTPUTS or name in secret)
-        for name, value in props.items()
-        if value is not None and not name.startswith("__")
-    }
+    ``secret`` marked secret (``None`` values left out). ``given``: the engine's values of the
+    same properties, each answered as it came where it is the same text or flag."""
+    wired = {}
+    for name, value in props.items():
+        if value is None or name.startswith("__"):
+            continue
+        wire_name = pulumi_name(name)
+        is_secret = name in _schema.SECRET_OUTPUTS or name in secret
+        came = given.get(wire_name)
+        if came is not None and _unchanged(came, value, is_secret):
+            wired[wire_name] = came
+        else:
+            wired[wire_name] = _wire(value, name in _LISTS_OF_OBJECTS, is_secret)
+    return wired
+
+
+def _unchanged(came: PropertyValue, value: Any, secret: bool) -> bool:
+    # Only a text or a flag: what _wire would make of it is exactly that value, so equal is the same.
+    return (
+        type(value) in (str, bool)
+        and type(came.value) is type(value)
+        and came.value == value
+        and came.is_secret == secret
+        and not came.dependencies
+    )
