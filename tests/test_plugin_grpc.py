@@ -26,6 +26,7 @@ from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.runtime.proto import provider_pb2
 
 from pulumi_astrokeys.plugin.schema import package_schema, package_version
+from pulumi_astrokeys.plugin.server import _to_the_end
 from pulumi_astrokeys.testing.emulator import Emulator
 
 URN = PLUGIN.urn
@@ -379,6 +380,24 @@ def test_calls_waiting_on_the_api_hold_up_no_other_call(emulator: Emulator, plug
         emulator.release(hold)
         assert [read.result()[0] for read in reads] == [key_id] * waiting
     assert [t["id"] for t in emulator.list_all_tokens(emulator.organization_id) if t["scope"] == "DEPLOYMENT"] == [key_id]
+
+
+def test_a_call_that_would_wait_on_an_event_loop_fails_at_once_and_is_closed() -> None:
+    closed = []
+
+    class Suspends:
+        def __await__(self) -> Iterator[str]:
+            yield "a future of some event loop"
+
+    async def call() -> None:
+        try:
+            await Suspends()
+        finally:
+            closed.append(True)
+
+    with pytest.raises(RuntimeError, match="waited on an event loop"):
+        _to_the_end(call())
+    assert closed == [True]
 
 
 # -- the engine's end ----------------------------------------------------------------------------
