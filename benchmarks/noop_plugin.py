@@ -3,13 +3,14 @@
 ``python -m benchmarks.noop_plugin <engine address>`` serves :class:`NoopKeyPlugin` with the
 function ``pulumi-resource-astrokeys`` serves :class:`~pulumi_astrokeys.plugin.provider.AstroKeysProvider`
 with (:func:`pulumi_astrokeys.plugin.server.serve`): the SDK's ``pulumi.provider.experimental``
-servicer on a synchronous gRPC server, each call on a thread of its own, on loopback, the port on stdout. Its ``configure``,
-``check``, ``create``, ``read`` and ``delete`` return at once, with the key's inputs and
-outputs in their camelCase names (the secret kept secret). Whatever one of its calls costs
-is the SDK's own price of a call through that interface: unmarshalling the request's
-properties and marshalling the answer's, on the call's thread. The servicer is the
-SDK's own, not the package's :class:`~pulumi_astrokeys.plugin.server.OneSentenceServicer`,
-whose few lines around each call are the package's to pay.
+servicer on a synchronous gRPC server, each call on a thread of its own, on loopback, the
+port on stdout. Its ``configure``, ``check``, ``create``, ``read`` and ``delete`` return at
+once, with the key's inputs and outputs in their camelCase names (the secret kept secret).
+Whatever one of its calls costs is the SDK's own price of a call through that interface:
+unmarshalling the request's properties and marshalling the answer's, on the call's thread.
+The servicer is the SDK's own, not the package's
+:class:`~pulumi_astrokeys.plugin.server.OneSentenceServicer`, whose few lines around each
+call are the package's to pay.
 
 With ``--bare-http`` it is the floor's two parts in one process: each ``create``, ``read``
 and ``delete`` also sends the bare requests of that operation (those of

@@ -4,9 +4,8 @@ Every step is the core's (:mod:`pulumi_astrokeys._inputs` checks and diffs,
 :mod:`pulumi_astrokeys._operations` creates, reads, updates and deletes); this class only
 converts names and values at the edge (:mod:`.values`) and runs the core's blocking
 steps as they are: the server runs each call on a thread of its own (:mod:`.server`), so
-the engine's parallel calls are served at once. What the
-SDK's interface needs worked around is said where it is done; docs/packaged-provider.md
-lists it.
+the engine's parallel calls are served at once. What the SDK's interface needs worked
+around is said where it is done; docs/packaged-provider.md lists it.
 """
 
 from __future__ import annotations
