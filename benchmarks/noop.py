@@ -2,10 +2,11 @@
 
 - :class:`NoopKeyProvider` and :class:`NoopKey`: a dynamic resource shaped like a
   :class:`~pulumi_astrokeys.DeploymentApiKey` (the same inputs and outputs, the secret
-  kept secret) whose provider's ``check`` and ``diff`` return at once and whose
-  ``create`` calls no API. Whatever a program of them costs is the Pulumi SDK's and the
-  engine's own price of a dynamic resource: the floor of a preview and of the per-call
-  overhead.
+  kept secret, the defaults its ``check`` fills in) whose provider's ``check`` and ``diff``
+  return at once and whose ``create`` calls no API. Whatever a program of them costs is the
+  Pulumi SDK's and the engine's own price of a dynamic resource: the floor of a preview.
+- :class:`BareHttpNoopKeyProvider`: the no-op provider sending each operation's bare requests
+  itself, the cheapest provider that does a key's job: the floor of one provider call.
 - :class:`LibrariesNoopKeyProvider` and :class:`LibrariesNoopKey`: the no-op, plus what any
   provider on the required libraries pays before it does anything: at its first create it
   opens an ``httpx.Client`` and validates a pydantic model with a secret field. The floor of
@@ -25,23 +26,38 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ResourceProvider
+from pulumi.dynamic import CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, ResourceProvider
 from pulumi.runtime import rpc
 
 from pulumi_astrokeys._pickling import pickler_restored
-from pulumi_astrokeys._schema import OUTPUT_NAMES
+from pulumi_astrokeys._schema import INPUT_DEFAULTS, OUTPUT_NAMES
 from pulumi_astrokeys.provider import DeploymentApiKeyProvider
 
-__all__ = ["LibrariesNoopKey", "LibrariesNoopKeyProvider", "NoopKey", "NoopKeyProvider", "OnePostKey", "OnePostKeyProvider"]
+from .bare_requests import BareRequests
+
+__all__ = [
+    "BareHttpNoopKeyProvider",
+    "LibrariesNoopKey",
+    "LibrariesNoopKeyProvider",
+    "NoopKey",
+    "NoopKeyProvider",
+    "OnePostKey",
+    "OnePostKeyProvider",
+]
 
 _ROLE = "DEPLOYMENT_ADMIN"
+DEFAULTED_INPUTS = {name: value for name, value in INPUT_DEFAULTS.items() if value is not None}
+"""The inputs the key's ``check`` fills in when they are not given: a no-op's ``check`` fills them in
+too, so its state, and every later call's properties, are the key's size."""
 
 
 class NoopKeyProvider(ResourceProvider):
-    """``check`` and ``diff`` return at once; ``create`` echoes the inputs beside key-like outputs."""
+    """``check`` and ``diff`` return at once (``check`` filling in the key's defaults); ``create`` echoes
+    the inputs beside key-like outputs."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, [])
+        unset = {name: value for name, value in DEFAULTED_INPUTS.items() if news.get(name) is None}
+        return CheckResult({**news, **unset}, [])
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         return DiffResult(changes=False)
@@ -62,6 +78,31 @@ class NoopKeyProvider(ResourceProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         pass
+
+
+class BareHttpNoopKeyProvider(NoopKeyProvider):
+    """The no-op, whose ``create``, ``read`` and ``delete`` also send their operation's bare requests
+    (:class:`~benchmarks.bare_requests.BareRequests`) to the configured API: the cheapest provider
+    that does a key's job, the floor of one provider call."""
+
+    _bare: BareRequests
+
+    def configure(self, req: ConfigureRequest) -> None:
+        host, organization, token = (req.config.get(f"astrokeys:{key}") for key in ("host", "organizationId", "apiToken"))
+        assert host and organization and token, "the bench configures the emulator's host, organization and token"
+        self._bare = BareRequests.on(host, organization, token)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        created = super().create(props)
+        key_id = self._bare.create(props["deployment_id"], props["name"], "marker")
+        return CreateResult(key_id, {**(created.outs or {}), "key_id": key_id})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        self._bare.read(id_)
+        return ReadResult(id_, props)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        self._bare.delete(_id)
 
 
 class LibrariesNoopKeyProvider(NoopKeyProvider):

@@ -26,7 +26,6 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-import httpx
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckRequest,
@@ -42,56 +41,50 @@ from pulumi.provider.experimental.provider import (
 )
 from pulumi.provider.experimental.server import ProviderServicer
 
+from pulumi_astrokeys._schema import INPUT_DEFAULTS
 from pulumi_astrokeys.plugin.server import serve as serve_plugin
+from pulumi_astrokeys.plugin.values import to_wire
+
+from .bare_requests import BareRequests
 
 __all__ = ["NoopKeyPlugin", "main", "serve"]
 
 VERSION = "0.0.0"
+# What the key's check fills in when it is not given (None defaults left out, as the key leaves them).
+_DEFAULTED_INPUTS = to_wire(INPUT_DEFAULTS)
 
 
 class NoopKeyPlugin(Provider):
-    """Every call answers at once; ``create`` echoes the inputs beside key-like outputs, ``read`` echoes the state.
+    """Every call answers at once; ``check`` fills in the key's defaults, so its state, and every later call's
+    properties, are the key's size; ``create`` echoes the inputs beside key-like outputs, ``read`` echoes the state.
 
     ``bare_http``: each call also sends its operation's bare requests (see the module's docstring)."""
 
     def __init__(self, *, bare_http: bool = False) -> None:
         self._bare_http = bare_http
-        self._http: Optional[httpx.Client] = None
+        self._bare: Optional[BareRequests] = None
 
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
         """Answer what the packaged provider answers; with ``bare_http``, open a client on the configured API."""
         if self._bare_http:
             host, organization, token = (request.args[key].value for key in ("host", "organizationId", "apiToken"))
-            self._http = httpx.Client(
-                base_url=f"{host}/v1/organizations/{organization}",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=30,
-                trust_env=False,
-            )
+            self._bare = BareRequests.on(host, organization, token)
         return ConfigureResponse(
             accept_secrets=True, supports_preview=True, accept_resources=True, accept_outputs=False
         )
 
     async def check(self, request: CheckRequest) -> CheckResponse:
-        """The inputs as given, no failure."""
-        return CheckResponse(inputs=request.new_inputs, failures=[])
+        """The inputs as given, the key's defaults filled in; no failure."""
+        given = request.new_inputs
+        unset = {name: value for name, value in _DEFAULTED_INPUTS.items() if name not in given or given[name].value is None}
+        return CheckResponse(inputs={**given, **unset}, failures=[])
 
     async def create(self, request: CreateRequest) -> CreateResponse:
         """A key's outputs, made up, beside the inputs; no API call."""
         name = request.properties.get("name")
         key_id = f"noop-{name.value if name is not None else ''}"
-        if self._http is not None:
-            deployment = request.properties["deploymentId"].value
-            self._http.get(f"/deployments/{deployment}").raise_for_status().json()
-            body = {
-                "name": name.value if name else "",
-                "description": "marker",
-                "scope": "DEPLOYMENT",
-                "entityId": deployment,
-                "role": "DEPLOYMENT_ADMIN",
-            }
-            key_id = str(self._http.post("/tokens", json=body).raise_for_status().json()["id"])
-            self._http.post(f"/tokens/{key_id}", json={"name": body["name"], "description": ""}).raise_for_status()
+        if self._bare is not None:
+            key_id = self._bare.create(request.properties["deploymentId"].value, name.value if name else "", "marker")
         outputs = {
             **request.properties,
             "keyId": PropertyValue(key_id),
@@ -100,21 +93,20 @@ class NoopKeyPlugin(Provider):
             "organizationId": PropertyValue("noop-organization"),
             "createdAt": PropertyValue("2026-01-01T00:00:00Z"),
             "startAt": PropertyValue("2026-01-01T00:00:00Z"),
-            "endAt": PropertyValue(None),
             "adopted": PropertyValue(False),
         }
         return CreateResponse(resource_id=key_id, properties=outputs)
 
     async def read(self, request: ReadRequest) -> ReadResponse:
         """The state as given: the key is there, unchanged."""
-        if self._http is not None:
-            self._http.get(f"/tokens/{request.resource_id}").raise_for_status().json()
+        if self._bare is not None:
+            self._bare.read(request.resource_id)
         return ReadResponse(resource_id=request.resource_id, properties=request.properties, inputs=request.inputs)
 
     async def delete(self, request: DeleteRequest) -> None:
         """Nothing to delete (with ``bare_http``, the token)."""
-        if self._http is not None:
-            self._http.delete(f"/tokens/{request.resource_id}").raise_for_status()
+        if self._bare is not None:
+            self._bare.delete(request.resource_id)
 
 
 def serve(args: Sequence[str]) -> None:

@@ -46,8 +46,8 @@ def test_quick_provider_call_reports_create_read_and_delete_of_both_providers_ov
         f"{provider}{label}.{op}"
         for provider in ("", "packaged_")
         for label in (
-            "provider_call_over_noop_call_plus_bare_http",
-            "provider_call_over_noop_call_plus_bare_http_at_20ms_rtt",
+            "provider_call_over_noop_provider_sending_bare_http",
+            "provider_call_over_noop_provider_sending_bare_http_at_20ms_rtt",
         )
         for op in ("create", "read", "delete")
     }
