@@ -5,19 +5,17 @@ function ``pulumi-resource-astrokeys`` serves :class:`~pulumi_astrokeys.plugin.p
 with (:func:`pulumi_astrokeys.plugin.server.serve`): the SDK's ``pulumi.provider.experimental``
 servicer on a synchronous gRPC server, each call on a thread of its own, on loopback, the
 port on stdout. Its ``configure``, ``check``, ``create``, ``read`` and ``delete`` return at
-once, with the key's inputs and outputs in their camelCase names (the secret kept secret).
-Whatever one of its calls costs is the SDK's own price of a call through that interface:
-unmarshalling the request's properties and marshalling the answer's, on the call's thread.
-The servicer is the SDK's own, not the package's
-:class:`~pulumi_astrokeys.plugin.server.OneSentenceServicer`, whose few lines around each
-call are the package's to pay.
+once, with the key's inputs and outputs in their camelCase names (the secret kept secret, the
+defaults the key's ``check`` fills in filled in). Whatever one of its calls costs is the SDK's
+own price of a call through that interface: unmarshalling the request's properties and
+marshalling the answer's, on the call's thread. The servicer is the SDK's own, not the
+package's :class:`~pulumi_astrokeys.plugin.server.OneSentenceServicer`, whose few lines around
+each call are the package's to pay.
 
-With ``--bare-http`` it is the floor's two parts in one process: each ``create``, ``read``
-and ``delete`` also sends the bare requests of that operation (those of
-:mod:`benchmarks.provider_overhead`) with httpx, to the host, organization and API token it
-was configured with, on the call's thread. What that costs beyond the no-op call plus
-the same requests sent from another process is the price of putting the two together, which
-no provider doing the requests can avoid.
+With ``--bare-http`` each ``create``, ``read`` and ``delete`` also sends the bare requests of
+its operation (:class:`~benchmarks.bare_requests.BareRequests`), to the host, organization and
+API token it was configured with, on the call's thread: the cheapest plugin that does a key's
+job, the floor of one call of the packaged provider (:mod:`benchmarks.provider_overhead`).
 """
 
 from __future__ import annotations
